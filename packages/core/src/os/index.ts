@@ -1,0 +1,1 @@
+export { parseOsRelease, parseOsReleaseFields } from './os-release.js';
