@@ -1,0 +1,11 @@
+export { parseAlpineSecdb } from './alpine-secdb/parse.js';
+export { InvalidAdvisoryError, severityFromWord } from './common.js';
+export { cvssScore } from './cvss.js';
+export { parseDebianAdvisoryList } from './debian-tracker/list.js';
+export { parseDebianTrackerJson } from './debian-tracker/parse.js';
+export { DEBIAN_RELEASES, debianReleasesFromConfig } from './debian-tracker/releases.js';
+export { detectFeedKind, type FeedKind } from './detect.js';
+export { type EpssFile, parseEpss } from './epss/parse.js';
+export { type KevCatalog, parseKev } from './kev/parse.js';
+export { type OsvEcosystem, osvEcosystem } from './osv/ecosystem.js';
+export { parseOsvDocument, parseOsvRecord } from './osv/parse.js';

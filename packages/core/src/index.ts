@@ -1,0 +1,15 @@
+export * from './errors.js';
+export type * from './types/advisory.js';
+export type * from './types/ecosystem.js';
+export type * from './types/finding.js';
+export type * from './types/inventory.js';
+export { getEcosystem, isEcosystemId, listEcosystems } from './ecosystems/index.js';
+export { alpm, parsePacmanDesc, parsePacmanLocalDb } from './ecosystems/alpm/index.js';
+export { apk, parseApkInstalled } from './ecosystems/apk/index.js';
+export { deb, parseDpkgStatus } from './ecosystems/deb/index.js';
+export { parseRpmQa, rpm } from './ecosystems/rpm/index.js';
+export { semver } from './ecosystems/semver/index.js';
+export { parseOsRelease } from './os/index.js';
+export * from './detection/index.js';
+export * from './risk/index.js';
+export * from './advisories/index.js';
