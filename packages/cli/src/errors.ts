@@ -1,4 +1,4 @@
-import { PatchwardenError } from '@patchwarden/core';
+import { PatchwardenError } from '@patchwarden/core/errors';
 
 /** A command line that cannot be run as given: exit code 2, with the usage hint. */
 export class UsageError extends PatchwardenError {

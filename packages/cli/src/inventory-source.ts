@@ -142,7 +142,11 @@ export function parseInventoryJson(text: string, source: string): Inventory {
         problems.push(`packages[${index}].${field} must be a non-empty string`);
       }
     }
-    if (typeof pkg.ecosystem === 'string' && (pkg.ecosystem as string).length > 0 && !isEcosystemId(pkg.ecosystem)) {
+    if (
+      typeof pkg.ecosystem === 'string' &&
+      (pkg.ecosystem as string).length > 0 &&
+      !isEcosystemId(pkg.ecosystem)
+    ) {
       problems.push(
         `packages[${index}].ecosystem ${JSON.stringify(pkg.ecosystem)} is not one of deb, rpm, alpm, apk, semver`,
       );

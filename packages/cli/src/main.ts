@@ -1,16 +1,23 @@
-import { PatchwardenError } from '@patchwarden/core';
-import { inventoryCommand } from './commands/inventory.js';
-import { scanCommand } from './commands/scan.js';
-import { vercmpCommand } from './commands/vercmp.js';
+import { PatchwardenError } from '@patchwarden/core/errors';
 import { EXIT, UsageError } from './errors.js';
 import type { Io } from './io.js';
 
 type Command = (args: string[], io: Io) => Promise<number>;
 
-const commands: Record<string, { run: Command; summary: string }> = {
-  vercmp: { run: vercmpCommand, summary: 'compare two versions as the package manager does' },
-  inventory: { run: inventoryCommand, summary: 'print the normalised inventory of a host' },
-  scan: { run: scanCommand, summary: 'find the advisories that apply to one host, offline' },
+// Each command is loaded only when it runs: `vercmp --batch` must not pay for the advisory parsers.
+const commands: Record<string, { load: () => Promise<Command>; summary: string }> = {
+  vercmp: {
+    load: async () => (await import('./commands/vercmp.js')).vercmpCommand,
+    summary: 'compare two versions as the package manager does',
+  },
+  inventory: {
+    load: async () => (await import('./commands/inventory.js')).inventoryCommand,
+    summary: 'print the normalised inventory of a host',
+  },
+  scan: {
+    load: async () => (await import('./commands/scan.js')).scanCommand,
+    summary: 'find the advisories that apply to one host, offline',
+  },
 };
 
 function usage(): string {
@@ -31,7 +38,8 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     return EXIT.badInput;
   }
   try {
-    return await command.run(rest, io);
+    const run = await command.load();
+    return await run(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`patchwarden ${name}: ${err.message}\n`);

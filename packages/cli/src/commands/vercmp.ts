@@ -1,4 +1,4 @@
-import { type Ecosystem, getEcosystem, listEcosystems } from '@patchwarden/core';
+import { type Ecosystem, getEcosystem, listEcosystems } from '@patchwarden/core/ecosystems';
 import { parseCommandArgs } from '../args.js';
 import { EXIT, UsageError } from '../errors.js';
 import { type Io, write } from '../io.js';

@@ -1,4 +1,7 @@
 import type { Ecosystem, EcosystemId } from '../types/ecosystem.js';
+
+export type { Ecosystem, EcosystemId } from '../types/ecosystem.js';
+
 import { alpm } from './alpm/index.js';
 import { apk } from './apk/index.js';
 import { deb } from './deb/index.js';
