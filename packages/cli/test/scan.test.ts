@@ -223,12 +223,9 @@ describe('scan against the example bundle', () => {
       fixAvailable: 4,
       kevCatalogVersion: '2025.02.25',
     });
-    // The bundle's README is not a feed: listed, not silently passed over.
-    expect(report.skipped).toEqual([
-      expect.objectContaining({ location: join(EXAMPLES, 'README.md'), recordId: null }),
-    ]);
-    expect(report.summary.skipped).toBe(1);
-    expect(stderr).toContain(`skipped ${join(EXAMPLES, 'README.md')}: not a feed file`);
+    expect(report.skipped).toEqual([]);
+    expect(report.summary.skipped).toBe(0);
+    expect(stderr).not.toContain('skipped');
     expect(report.feeds[0]).toMatchObject({
       source: EXAMPLES,
       role: 'advisories',
@@ -251,7 +248,7 @@ describe('scan against the example bundle', () => {
     ]);
     expect(lines[header + 1]).toContain('DSA-5514-1 [KEV]');
     expect(stdout).toMatch(
-      /\n8 packages scanned, 4 affected; 4 findings: .*; 2 in KEV; 4 advisory records loaded \(4 for debian 12\); 1 skipped\n$/,
+      /\n8 packages scanned, 4 affected; 4 findings: .*; 2 in KEV; 4 advisory records loaded \(4 for debian 12\); 0 skipped\n$/,
     );
   });
 
@@ -693,15 +690,18 @@ describe.skipIf(!existsSync(join(DATA, 'osv/almalinux/almalinux9.ndjson')))(
   },
 );
 
-describe('scan of a bundle of feed files only', () => {
-  it('has nothing to skip', async () => {
+describe('scan of a bundle with a file that is not a feed', () => {
+  it('lists the file as skipped rather than passing over it silently', async () => {
     const copy = join(dir, 'examples-copy');
     await mkdir(join(copy, 'debian'), { recursive: true });
     await copyFile(join(EXAMPLES, 'debian/DSA-list'), join(copy, 'debian/DSA-list'));
+    await writeFile(join(copy, 'NOTES.md'), '# notes\n');
 
-    const { report } = await scanJson([...host(), '--advisories', copy]);
+    const { report, stderr } = await scanJson([...host(), '--advisories', copy]);
 
-    expect(report.skipped).toEqual([]);
+    expect(report.skipped).toEqual([expect.objectContaining({ location: join(copy, 'NOTES.md'), recordId: null })]);
+    expect(report.summary.skipped).toBe(1);
+    expect(stderr).toContain(`skipped ${join(copy, 'NOTES.md')}: not a feed file`);
     expect(report.summary.advisoriesLoaded).toBe(4);
   });
 });
