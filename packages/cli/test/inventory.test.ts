@@ -134,6 +134,7 @@ describe('patchwarden inventory', () => {
   it.skipIf(!existsSync('/var/lib/dpkg/status'))(
     '--local reads every installed package of this dpkg machine',
     () => {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
       const installed = execFileSync('dpkg-query', ['-W', '-f', '${db:Status-Abbrev} ${binary:Package}\n'], {
         encoding: 'utf8',
       })

@@ -699,7 +699,9 @@ describe('scan of a bundle with a file that is not a feed', () => {
 
     const { report, stderr } = await scanJson([...host(), '--advisories', copy]);
 
-    expect(report.skipped).toEqual([expect.objectContaining({ location: join(copy, 'NOTES.md'), recordId: null })]);
+    expect(report.skipped).toEqual([
+      expect.objectContaining({ location: join(copy, 'NOTES.md'), recordId: null }),
+    ]);
     expect(report.summary.skipped).toBe(1);
     expect(stderr).toContain(`skipped ${join(copy, 'NOTES.md')}: not a feed file`);
     expect(report.summary.advisoriesLoaded).toBe(4);

@@ -19,7 +19,11 @@ export class InvalidVersionError extends PatchwardenError {
     readonly rule: string,
     detail: string,
   ) {
-    super('INVALID_VERSION', `${ecosystem} version ${JSON.stringify(input)} is invalid: ${detail} (${rule})`, 400);
+    super(
+      'INVALID_VERSION',
+      `${ecosystem} version ${JSON.stringify(input)} is invalid: ${detail} (${rule})`,
+      400,
+    );
   }
 }
 

@@ -1,5 +1,5 @@
-import type { EcosystemId } from './ecosystem.js';
 import type { AffectedRange, FeedOrigin, FixState, Severity } from './advisory.js';
+import type { EcosystemId } from './ecosystem.js';
 
 /** Why one advisory applies to one installed package: shown to operators verbatim. */
 export interface FindingEvidence {
