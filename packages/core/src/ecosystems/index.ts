@@ -1,6 +1,8 @@
 import type { Ecosystem, EcosystemId } from '../types/ecosystem.js';
 
 export type { Ecosystem, EcosystemId } from '../types/ecosystem.js';
+/** For callers comparing many deb versions held in one string (`patchwarden vercmp --batch`). */
+export { compareDebVersionRanges } from './deb/index.js';
 
 import { alpm } from './alpm/index.js';
 import { apk } from './apk/index.js';

@@ -3,7 +3,13 @@ import { checkDebVersion, compareDebVersions, type DebVersion, tryParseDebVersio
 
 export { parseDpkgStatus } from './inventory.js';
 export type { DebVersion, DebVersionRule } from './version.js';
-export { checkDebVersion, compareDebVersions, parseDebVersion, tryParseDebVersion } from './version.js';
+export {
+  checkDebVersion,
+  compareDebVersionRanges,
+  compareDebVersions,
+  parseDebVersion,
+  tryParseDebVersion,
+} from './version.js';
 
 /** dpkg's version rules (deb-version(7)), as `dpkg --compare-versions` applies them. See readme.md. */
 export const deb: Ecosystem<DebVersion> = {

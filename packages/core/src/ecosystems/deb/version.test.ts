@@ -7,7 +7,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidVersionError } from '../../errors.js';
 import { deb } from './index.js';
-import { checkDebVersion, compareDebVersions, compareDebVersionsByScan, parseDebVersion } from './version.js';
+import {
+  checkDebVersion,
+  compareDebVersionRanges,
+  compareDebVersions,
+  compareDebVersionsByScan,
+  parseDebVersion,
+} from './version.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../..');
 const dataDir = resolve(repoRoot, '../shared/data');
@@ -278,6 +284,17 @@ function samplePairs(count: number, seed: number): [string, string][] {
   return pairs.filter(([a, b]) => checkDebVersion(a) === null && checkDebVersion(b) === null).slice(0, count);
 }
 
+/** The sign of what `f` returns, or what it throws: the input and rule of an InvalidVersionError. */
+function outcome(f: () => number): number | string {
+  try {
+    return sign(f());
+  } catch (error) {
+    return error instanceof InvalidVersionError
+      ? `${error.input} ${error.rule} ${error.message}`
+      : String(error);
+  }
+}
+
 /** A plain reading of deb-version(7), with BigInt for digit runs: an independent oracle. */
 function modelCompare(a: string, b: string): number {
   const split = (v: string) => {
@@ -344,13 +361,6 @@ describe('ecosystems/deb/version: properties', () => {
           return v.slice(0, k) + x + v.slice(k);
         }),
     );
-    const outcome = (f: () => number) => {
-      try {
-        return sign(f());
-      } catch (error) {
-        return error instanceof InvalidVersionError ? `${error.input} ${error.rule}` : String(error);
-      }
-    };
     fc.assert(
       fc.property(noisy, noisy, (a, b) => {
         expect(outcome(() => compareDebVersions(a, b))).toBe(outcome(() => compareDebVersionsByScan(a, b)));
@@ -358,6 +368,112 @@ describe('ecosystems/deb/version: properties', () => {
       { numRuns: 20000, seed: SEED },
     );
   });
+
+  it('gives the same answer, or the same error, on its fast path and by plain scanning for versions that share a prefix', () => {
+    // The fast path starts comparing where the two strings part: these pairs part anywhere, in the
+    // epoch, the upstream or the revision, before or after the last hyphen of either.
+    const edit = fc.oneof(
+      fc.constantFrom(
+        '0',
+        '9',
+        '00',
+        '~',
+        '+',
+        '.',
+        'a',
+        'Z',
+        '-',
+        '-0',
+        ':',
+        '0:',
+        '1:',
+        '01:',
+        ' ',
+        '_',
+        'é',
+      ),
+      fc.constant(''),
+    );
+    const near = fc
+      .tuple(someVersion, fc.nat(), fc.nat(), edit, edit)
+      .map(([v, at, cut, x, y]): [string, string] => {
+        const k = at % (v.length + 1);
+        const tail = v.slice(k);
+        const keep = cut % (tail.length + 1);
+        return [v.slice(0, k) + x + tail, v.slice(0, k) + y + tail.slice(keep)];
+      });
+    const pair = fc.oneof(
+      near,
+      versionPair,
+      fc
+        .tuple(someVersion, fc.constantFrom('0:', '00:', '1:', '01:'))
+        .map(([v, e]): [string, string] => [v, e + v]),
+    );
+    fc.assert(
+      fc.property(pair, ([a, b]) => {
+        expect(outcome(() => compareDebVersions(a, b))).toBe(outcome(() => compareDebVersionsByScan(a, b)));
+        expect(outcome(() => compareDebVersions(b, a))).toBe(outcome(() => compareDebVersionsByScan(b, a)));
+      }),
+      { numRuns: 20000, seed: SEED },
+    );
+  });
+
+  it('compares ranges of strings as it compares the strings they hold, errors included', () => {
+    const pad = fc.string({
+      unit: fc.constantFrom('1', '.', '-', ':', '~', 'a', ' ', '\t', 'é'),
+      maxLength: 4,
+    });
+    const noisy = fc.oneof(
+      versionPair,
+      fc
+        .tuple(versionPair, fc.constantFrom('a', '~', ' ', ':', '-', 'é', '0:'))
+        .map(([[a, b], x]): [string, string] => [a, x + b]),
+      fc.tuple(someVersion, fc.constantFrom('', ' ', '-', ':', '_', 'é', '1.0-')),
+    );
+    fc.assert(
+      fc.property(noisy, pad, pad, pad, pad, ([a, b], p, q, r, t) => {
+        const text = `${p}${a}${q}${b}${r}`;
+        const other = `${t}${b}`;
+        const expected = outcome(() => compareDebVersions(a, b));
+        // Both in one string, as a batch holds them; and in two strings.
+        const inOne = outcome(() =>
+          compareDebVersionRanges(
+            text,
+            p.length,
+            p.length + a.length,
+            text,
+            p.length + a.length + q.length,
+            text.length - r.length,
+          ),
+        );
+        const inTwo = outcome(() =>
+          compareDebVersionRanges(text, p.length, p.length + a.length, other, t.length, other.length),
+        );
+        expect(inOne).toBe(expected);
+        expect(inTwo).toBe(expected);
+      }),
+      { numRuns: 5000, seed: SEED },
+    );
+    expect(() => compareDebVersionRanges('x1.0-a_by', 1, 8, '1.0', 0, 3)).toThrow(
+      'deb version "1.0-a_b" is invalid: invalid character in revision number ("_" at offset 5) (illegal-character)',
+    );
+  });
+
+  it.each`
+    aStart | aEnd   | bStart | bEnd
+    ${-1}  | ${3}   | ${0}   | ${3}
+    ${2}   | ${1}   | ${0}   | ${3}
+    ${0}   | ${4}   | ${0}   | ${3}
+    ${0}   | ${3}   | ${0}   | ${4}
+    ${0}   | ${3}   | ${3}   | ${2}
+    ${NaN} | ${3}   | ${0}   | ${3}
+    ${0}   | ${NaN} | ${0}   | ${3}
+  `(
+    'rejects the range [$aStart, $aEnd) or [$bStart, $bEnd) of "1.0" with a RangeError',
+    ({ aStart, aEnd, bStart, bEnd }) => {
+      expect(() => compareDebVersionRanges('1.0', aStart, aEnd, '1.0', bStart, bEnd)).toThrow(RangeError);
+    },
+  );
 
   it('is antisymmetric and reflexive', () => {
     fc.assert(

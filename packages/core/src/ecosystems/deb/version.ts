@@ -231,16 +231,13 @@ function toError(input: string, code: number): InvalidVersionError {
  */
 function verrevcmp(a: string, ia: number, ea: number, b: string, ib: number, eb: number): number {
   while (ia < ea || ib < eb) {
+    // The non-digit run: a digit or the end orders as 0 and every other character does not, so
+    // equal orders other than 0 mean the same character, and two zeros end the run on both sides.
     for (;;) {
-      const ca = ia < ea ? a.charCodeAt(ia) : 0;
-      const cb = ib < eb ? b.charCodeAt(ib) : 0;
-      const isNonDigitA = ia < ea && !isDigit(ca);
-      const isNonDigitB = ib < eb && !isDigit(cb);
-      if (!isNonDigitA && !isNonDigitB) break;
-      // A digit or the end orders as 0, so a side that is not in its non-digit run stops here.
-      const oa = ORDER[ca]!;
-      const ob = ORDER[cb]!;
+      const oa = ia < ea ? ORDER[a.charCodeAt(ia)]! : 0;
+      const ob = ib < eb ? ORDER[b.charCodeAt(ib)]! : 0;
       if (oa !== ob) return oa < ob ? -1 : 1;
+      if (oa === 0) break;
       ia++;
       ib++;
     }
@@ -269,8 +266,35 @@ function verrevcmp(a: string, ia: number, ea: number, b: string, ib: number, eb:
  * {@link checkDebVersion}). Allocates nothing when both are valid.
  */
 export function compareDebVersions(a: string, b: string): number {
-  const order = compareFast(a, b);
+  const order = compareFast(a, 0, a.length, b, 0, b.length);
   return order !== SLOW ? order : compareDebVersionsByScan(a, b);
+}
+
+/**
+ * {@link compareDebVersions} of `a.slice(aStart, aEnd)` and `b.slice(bStart, bEnd)`, without
+ * making those strings: for a caller holding many versions in one string, such as the lines of
+ * `patchwarden vercmp --batch`. The same order and the same errors (an InvalidVersionError names
+ * the slice, offsets counted from its start). Throws RangeError unless
+ * `0 <= aStart <= aEnd <= a.length` and the same for b.
+ */
+export function compareDebVersionRanges(
+  a: string,
+  aStart: number,
+  aEnd: number,
+  b: string,
+  bStart: number,
+  bEnd: number,
+): number {
+  // Negated, so that NaN fails too.
+  if (
+    !(aStart >= 0 && aStart <= aEnd && aEnd <= a.length && bStart >= 0 && bStart <= bEnd && bEnd <= b.length)
+  ) {
+    throw new RangeError(
+      `compareDebVersionRanges: bad range [${aStart}, ${aEnd}) of ${a.length} or [${bStart}, ${bEnd}) of ${b.length}`,
+    );
+  }
+  const order = compareFast(a, aStart, aEnd, b, bStart, bEnd);
+  return order !== SLOW ? order : compareDebVersionsByScan(a.slice(aStart, aEnd), b.slice(bStart, bEnd));
 }
 
 /**
@@ -294,101 +318,172 @@ export function compareDebVersionsByScan(a: string, b: string): number {
   return verrevcmp(a, aRevStart, aEnd, b, sRevStart, sEnd);
 }
 
-// --- The fast path: one pass over each string to check it, then compare -----------------------
+// --- The fast path: one pass over both strings, then compare from where they part -------------
 
 /** compareFast()'s answer when it cannot decide: the input needs compareDebVersionsByScan(). */
 const SLOW = 2;
-// What the checking pass needs to know of a character: 0 allowed anywhere (alnum and `.+~`),
-// 1 a hyphen, 2 a colon, 3 anything else (blanks too: the fast path leaves trimming to scan()).
-const KIND = new Uint8Array(128);
+// What the checking pass needs to know of a UTF-16 code unit: 0 allowed anywhere (alphanumerics
+// and `.+~`), 1 a hyphen, 2 a colon, 3 anything else (blanks too: the fast path leaves trimming to
+// scan()). All 65536 of them, so that the pass needs no range check.
+const KIND = new Uint8Array(65536).fill(3);
 for (let c = 0; c < 128; c++) KIND[c] = c === 45 ? 1 : c === 58 ? 2 : CLASS[c] === 3 ? 0 : 3;
+// Where the pass last saw each kind in `a` and in `b`, indexed by kind (slot 0 is scratch): a store
+// at an index instead of a branch on the kind keeps the loop free of unpredictable branches.
+const LAST_A = new Int32Array(4);
+const LAST_B = new Int32Array(4);
 
-// The parts of the string that checkFast() last accepted.
+// The epoch that epochEnd() last read.
 let fEpoch = 0;
-let fUpStart = 0;
-let fUpEnd = 0;
 
 /**
- * True when `s` is a valid version with no blanks and an epoch, if any, of plain digits; sets
- * fEpoch, fUpStart and fUpEnd (the last hyphen, or the length). False for anything else, valid
- * or not: scan() decides those.
+ * -1, 0 or 1 when both `a[as..ae)` and `b[bs..be)` are valid versions with no blanks and an epoch,
+ * if any, of at most 10 plain digits; SLOW for anything else, valid or not: scan() decides those.
+ * Reads each character once to check it and find the common prefix, then compares from the
+ * first difference, where the order is decided.
  */
-function checkFast(s: string): boolean {
-  const len = s.length;
-  let lastHyphen = -1;
-  let lastColon = -1;
-  let i = 0;
-  for (; i < len; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 127) return false;
-    const kind = KIND[c]!;
-    if (kind !== 0) {
-      if (kind === 1) lastHyphen = i;
-      else if (kind === 2) lastColon = i;
-      else return false;
-    }
-  }
-  if (!isDigit(s.charCodeAt(0))) return false;
-  let upStart = 0;
-  let epoch = 0;
-  if (lastColon >= 0) {
-    // The first colon must end a run of digits at the start: that is the epoch.
-    i = 0;
-    for (; i < len; i++) {
-      const c = s.charCodeAt(i);
-      if (!isDigit(c)) break;
-      epoch = epoch * 10 + (c - 48);
-    }
-    if (s.charCodeAt(i) !== 58 || i > 10 || epoch > INT_MAX) return false;
-    upStart = i + 1;
-    if (!isDigit(s.charCodeAt(upStart))) return false;
-  }
-  let upEnd = len;
-  if (lastHyphen >= 0) {
-    // A revision can be neither empty nor hold a colon.
-    if (lastHyphen === len - 1 || lastColon > lastHyphen) return false;
-    upEnd = lastHyphen;
-  }
-  fEpoch = epoch;
-  fUpStart = upStart;
-  fUpEnd = upEnd;
-  return true;
-}
-
-/**
- * -1, 0 or 1 when both versions pass checkFast(); SLOW otherwise, valid or not. Reads each
- * character once to check it, then the common prefix of the two and what comes after it.
- */
-function compareFast(a: string, b: string): number {
-  if (!checkFast(a)) return SLOW;
-  const epochA = fEpoch;
-  const upA = fUpStart;
-  const upEndA = fUpEnd;
-  // Equal text is a valid version too; the engine compares strings natively.
-  if (a === b) return 0;
-  if (!checkFast(b)) return SLOW;
-  if (epochA !== fEpoch) return epochA < fEpoch ? -1 : 1;
-  const upB = fUpStart;
-  const upEndB = fUpEnd;
-  const byUpstream = compareAfterPrefix(a, upA, upEndA, b, upB, upEndB);
-  if (byUpstream !== 0) return byUpstream;
-  const la = a.length;
-  const lb = b.length;
-  return compareAfterPrefix(a, upEndA < la ? upEndA + 1 : la, la, b, upEndB < lb ? upEndB + 1 : lb, lb);
-}
-
-/**
- * verrevcmp() of two valid parts, skipping their common prefix first: the order is decided at
- * the first difference, within the digit run it falls in (so the comparison restarts at that run's
- * start) or the non-digit run (compared character by character, so it restarts right there).
- */
-function compareAfterPrefix(a: string, ia: number, ea: number, b: string, ib: number, eb: number): number {
-  const n = Math.min(ea - ia, eb - ib);
+function compareFast(a: string, as: number, ae: number, b: string, bs: number, be: number): number {
+  const la = ae - as;
+  const lb = be - bs;
+  const n = Math.min(la, lb);
+  LAST_A[1] = -1;
+  LAST_A[2] = -1;
+  LAST_A[3] = -1;
+  LAST_B[1] = -1;
+  LAST_B[2] = -1;
+  LAST_B[3] = -1;
+  // k, the length of the common prefix, grows while k === i and the characters agree: arithmetic
+  // rather than a branch that would be mispredicted where the strings part.
   let k = 0;
-  while (k < n && a.charCodeAt(ia + k) === b.charCodeAt(ib + k)) k++;
-  if (k === n && ea - ia === eb - ib) return 0;
-  while (k > 0 && isDigit(a.charCodeAt(ia + k - 1))) k--;
-  return verrevcmp(a, ia + k, ea, b, ib + k, eb);
+  let i = 0;
+  for (; i < n; i++) {
+    const ca = a.charCodeAt(as + i);
+    const cb = b.charCodeAt(bs + i);
+    LAST_A[KIND[ca]!] = i;
+    LAST_B[KIND[cb]!] = i;
+    k += (((ca ^ cb) | (k ^ i)) - 1) >>> 31;
+  }
+  for (let j = i; j < la; j++) LAST_A[KIND[a.charCodeAt(as + j)]!] = j;
+  for (let j = i; j < lb; j++) LAST_B[KIND[b.charCodeAt(bs + j)]!] = j;
+  if (n === 0 || LAST_A[3]! >= 0 || LAST_B[3]! >= 0) return SLOW;
+  if (!isDigit(a.charCodeAt(as)) || !isDigit(b.charCodeAt(bs))) return SLOW;
+
+  // The upstream ends and the revision starts at the last hyphen. A revision can be neither empty
+  // nor hold a colon.
+  const hyphenA = LAST_A[1]!;
+  const hyphenB = LAST_B[1]!;
+  const colonA = LAST_A[2]!;
+  const colonB = LAST_B[2]!;
+  let upEndA = la;
+  let revA = la;
+  if (hyphenA >= 0) {
+    if (hyphenA === la - 1 || colonA > hyphenA) return SLOW;
+    upEndA = hyphenA;
+    revA = hyphenA + 1;
+  }
+  let upEndB = lb;
+  let revB = lb;
+  if (hyphenB >= 0) {
+    if (hyphenB === lb - 1 || colonB > hyphenB) return SLOW;
+    upEndB = hyphenB;
+    revB = hyphenB + 1;
+  }
+  let upA = 0;
+  let upB = 0;
+  if (colonA >= 0 || colonB >= 0) {
+    let epochA = 0;
+    let epochB = 0;
+    if (colonA >= 0) {
+      upA = epochEnd(a, as, la);
+      if (upA < 0) return SLOW;
+      epochA = fEpoch;
+    }
+    if (colonB >= 0) {
+      upB = epochEnd(b, bs, lb);
+      if (upB < 0) return SLOW;
+      epochB = fEpoch;
+    }
+    if (epochA !== epochB) return epochA < epochB ? -1 : 1;
+  }
+
+  // The strings agree on their first k characters, and so do two parts that start at the same
+  // place, up to the first end. (An epoch written two ways, `1:` and `01:` or `0:` and none, makes
+  // the upstreams start at different places; hyphens at different places, the revisions.) Each
+  // part is compared by one call, with no branch of its own: a path that no input took before
+  // the JIT compiled this function would throw the compiled code away when first taken.
+  const isSameStart = upA === upB && k >= upA;
+  if (!isSameStart || upEndA !== upEndB || k < upEndA) {
+    const common = isSameStart ? Math.min(k, upEndA, upEndB) - upA : 0;
+    const order = compareFrom(a, as + upA, as + upEndA, b, bs + upB, bs + upEndB, common);
+    if (order !== 0) return order;
+  }
+  const common = revA === revB && k >= revA ? k - revA : 0;
+  return compareFrom(a, as + revA, ae, b, bs + revB, be, common);
+}
+
+/**
+ * Where the upstream of `s[start..start+len)` starts when its epoch (before the first colon) is a
+ * run of 1 to 10 digits up to INT_MAX and a digit follows the colon, setting fEpoch; else -1.
+ */
+function epochEnd(s: string, start: number, len: number): number {
+  let epoch = 0;
+  let p = 0;
+  for (; p < len; p++) {
+    const c = s.charCodeAt(start + p);
+    if (!isDigit(c)) break;
+    epoch = epoch * 10 + (c - 48);
+  }
+  if (p === 0 || p > 10 || epoch > INT_MAX || s.charCodeAt(start + p) !== 58) return -1;
+  if (p + 1 >= len || !isDigit(s.charCodeAt(start + p + 1))) return -1;
+  fEpoch = epoch;
+  return p + 1;
+}
+
+/**
+ * verrevcmp() of two valid parts, `a[ia..ea)` and `b[ib..eb)`, that agree on their first k
+ * characters at least. Where they first differ, the order is decided within the digit run that
+ * holds that place (so the comparison can start at that run's start) or the non-digit run
+ * (compared character by character, so it can start right there). When k is exactly where they
+ * differ, the usual cases are decided here without verrevcmp(); it takes the rest, from one call.
+ */
+function compareFrom(
+  a: string,
+  ia: number,
+  ea: number,
+  b: string,
+  ib: number,
+  eb: number,
+  k: number,
+): number {
+  // The characters at k, or 0 at the end: a valid part holds no NUL.
+  const x = k < ea - ia ? a.charCodeAt(ia + k) : 0;
+  const y = k < eb - ib ? b.charCodeAt(ib + k) : 0;
+  if (x === y && k === ea - ia && k === eb - ib) return 0;
+  let run = k;
+  let isRunNonZero = false;
+  while (run > 0) {
+    const c = a.charCodeAt(ia + run - 1);
+    if (!isDigit(c)) break;
+    if (c !== 48) isRunNonZero = true;
+    run--;
+  }
+  if (x !== y) {
+    const isDigitX = isDigit(x);
+    const isDigitY = isDigit(y);
+    // Both runs of digits, if any, ended with the same digits: two different non-digits (or a
+    // non-digit and the end) decide.
+    if (!isDigitX && !isDigitY) return ORDER[x]! < ORDER[y]! ? -1 : 1;
+    // Both go on with digits and no leading zeros are left to skip: the longer run is the larger
+    // number, and at equal lengths the first different digit, here, decides.
+    if (isDigitX && isDigitY && (isRunNonZero || (run === k && x !== 48 && y !== 48))) {
+      let endX = ia + k + 1;
+      while (endX < ea && isDigit(a.charCodeAt(endX))) endX++;
+      let endY = ib + k + 1;
+      while (endY < eb && isDigit(b.charCodeAt(endY))) endY++;
+      if (endX - ia !== endY - ib) return endX - ia > endY - ib ? 1 : -1;
+      return x < y ? -1 : 1;
+    }
+  }
+  return verrevcmp(a, ia + run, ea, b, ib + run, eb);
 }
 
 /**
