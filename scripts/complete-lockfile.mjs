@@ -6,7 +6,6 @@
 // cannot carry an integrity hash: they name the version and the platform (from the package name, the way
 // these packages are named), and npm ci skips them as optional packages for another platform.
 // Run this after every `npm install` that changes the lock file.
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const path = new URL('../package-lock.json', import.meta.url);
