@@ -1,0 +1,42 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { type Dialect, type Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+/** Which database a store runs on. Every difference between the two is a named helper here. */
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/** The SQLite file a data directory holds. */
+export const SQLITE_FILE_NAME = 'patchwarden.db';
+
+/** The Kysely dialect for a SQLite file under `dataDir`, created if missing, in WAL mode. */
+export function createSqliteDialect(dataDir: string): Dialect {
+  mkdirSync(dataDir, { recursive: true });
+  const database = new SqliteDatabase(join(dataDir, SQLITE_FILE_NAME));
+  // WAL lets the dashboard read while a check-in writes; SQLite leaves foreign keys off unless asked.
+  database.pragma('journal_mode = WAL');
+  database.pragma('foreign_keys = ON');
+  database.pragma('busy_timeout = 5000');
+  return new SqliteDialect({ database });
+}
+
+/** The Kysely dialect for a `postgres://` URL, on a connection pool. */
+export function createPostgresDialect(url: string): Dialect {
+  return new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) });
+}
+
+// An arbitrary constant naming the audit chain's lock among PostgreSQL advisory locks.
+const AUDIT_CHAIN_LOCK_KEY = 0x5057_4155; // 'PWAU'
+
+/**
+ * Serialises appends to the audit hash chain until the current transaction ends, so two
+ * writers never read the same tail. PostgreSQL: a transaction-scoped advisory lock. SQLite:
+ * nothing, as Kysely runs one transaction at a time on its single connection.
+ */
+export async function lockAuditChain(trx: Kysely<Database>, dialect: StoreDialect): Promise<void> {
+  if (dialect === 'postgres') {
+    await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`.execute(trx);
+  }
+}

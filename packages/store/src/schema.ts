@@ -1,0 +1,228 @@
+import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * A point in time. Written as an ISO-8601 UTC string; read back as a string on SQLite and as a
+ * `Date` on PostgreSQL (`timestamptz`), so repositories read it through `readTimestamp`.
+ */
+export type Timestamp = ColumnType<Date | string, string, string>;
+
+/** JSON text, in a `text` column on both databases; repositories parse it through `readJson`. */
+export type JsonText = string;
+
+export type Criticality = 'low' | 'medium' | 'high' | 'critical';
+export type FindingStatus = 'open' | 'fixed' | 'waived';
+export type FindingEventKind = 'opened' | 'fixed' | 'waived' | 'reopened';
+export type JobState = 'queued' | 'claimed' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface HostGroupsTable {
+  id: string;
+  name: string;
+  parent_id: string | null;
+  description: string | null;
+  created_at: Timestamp;
+}
+
+/** One row per distinct installed-package list; `id` is the sha256 of its canonical form. */
+export interface PackageSetsTable {
+  id: string;
+  package_count: number;
+  created_at: Timestamp;
+}
+
+/** The packages of a set, stored once per set; `position` is the index in the canonical order. */
+export interface PackageSetMembersTable {
+  package_set_id: string;
+  position: number;
+  ecosystem: string;
+  name: string;
+  architecture: string | null;
+  version: string;
+  source_name: string | null;
+  source_version: string | null;
+}
+
+export interface HostsTable {
+  id: string;
+  name: string;
+  os_family: string | null;
+  os_distro: string | null;
+  os_version: string | null;
+  os_version_id: string | null;
+  os_codename: string | null;
+  os_pretty_name: string | null;
+  os_ecosystem: string | null;
+  /** JSON object of string labels. */
+  labels: JsonText;
+  group_id: string | null;
+  owner: string | null;
+  environment: string | null;
+  criticality: Criticality;
+  created_at: Timestamp;
+  last_seen_at: Timestamp | null;
+  package_set_id: string | null;
+  inventory_updated_at: Timestamp | null;
+}
+
+export interface AdvisoriesTable {
+  id: string;
+  source: string;
+  external_id: string;
+  title: string | null;
+  severity: string | null;
+  cvss_score: number | null;
+  /** JSON array of alias ids (CVE, GHSA, DSA). */
+  aliases: JsonText;
+  published_at: Timestamp | null;
+  modified_at: Timestamp | null;
+  withdrawn_at: Timestamp | null;
+  /** sha256 of the normalised record, so a feed sync writes only what changed. */
+  content_hash: string;
+}
+
+export interface AdvisoryAffectedTable {
+  advisory_id: string;
+  position: number;
+  ecosystem: string;
+  /** The OS release the range applies to (`debian:12`), or null for any. */
+  os_scope: string | null;
+  package_name: string;
+  introduced: string | null;
+  fixed: string | null;
+  last_affected: string | null;
+}
+
+export interface FindingsTable {
+  id: string;
+  host_id: string;
+  advisory_id: string;
+  package_name: string;
+  installed_version: string;
+  fixed_version: string | null;
+  severity: string | null;
+  risk_score: number | null;
+  status: FindingStatus;
+  opened_at: Timestamp;
+  fixed_at: Timestamp | null;
+  due_at: Timestamp | null;
+}
+
+export interface FindingEventsTable {
+  id: string;
+  finding_id: string;
+  kind: FindingEventKind;
+  at: Timestamp;
+  actor: string | null;
+  /** JSON object: the versions seen, the exception id for a waiver. */
+  detail: JsonText;
+}
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  display_name: string;
+  password_hash: string | null;
+  created_at: Timestamp;
+  disabled_at: Timestamp | null;
+}
+
+export interface RolesTable {
+  id: string;
+  name: string;
+  /** JSON array of permission names. */
+  permissions: JsonText;
+}
+
+export interface UserRolesTable {
+  user_id: string;
+  role_id: string;
+}
+
+/** API tokens; only a hash of the secret is kept. */
+export interface ApiTokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  created_at: Timestamp;
+  expires_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+/** Secrets an agent presents to enrol; only a hash is kept. */
+export interface EnrollmentSecretsTable {
+  id: string;
+  name: string;
+  secret_hash: string;
+  group_id: string | null;
+  max_uses: number | null;
+  use_count: number;
+  created_at: Timestamp;
+  expires_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+/** The key an enrolled agent authenticates with; only a hash is kept. */
+export interface NodeKeysTable {
+  id: string;
+  host_id: string;
+  key_hash: string;
+  created_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
+export interface JobsTable {
+  id: string;
+  host_id: string;
+  rollout_id: string | null;
+  kind: string;
+  /** JSON object, the signed job body. */
+  payload: JsonText;
+  state: JobState;
+  attempt: number;
+  created_at: Timestamp;
+  available_at: Timestamp;
+  claimed_at: Timestamp | null;
+  claimed_by: string | null;
+  finished_at: Timestamp | null;
+  /** JSON object, the agent's report, or null while unfinished. */
+  result: JsonText | null;
+}
+
+/** Append-only; `hash` covers `prev_hash` and the row (see `appendAuditEntry`), so edits break the chain. */
+export interface AuditLogTable {
+  /** 1, 2, 3, … in append order; `bigint`, so PostgreSQL returns it as a string. */
+  seq: ColumnType<number | string, number, never>;
+  at: Timestamp;
+  actor: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  detail: JsonText;
+  prev_hash: string | null;
+  hash: string;
+}
+
+export interface Database {
+  host_groups: HostGroupsTable;
+  package_sets: PackageSetsTable;
+  package_set_members: PackageSetMembersTable;
+  hosts: HostsTable;
+  advisories: AdvisoriesTable;
+  advisory_affected: AdvisoryAffectedTable;
+  findings: FindingsTable;
+  finding_events: FindingEventsTable;
+  users: UsersTable;
+  roles: RolesTable;
+  user_roles: UserRolesTable;
+  api_tokens: ApiTokensTable;
+  enrollment_secrets: EnrollmentSecretsTable;
+  node_keys: NodeKeysTable;
+  jobs: JobsTable;
+  audit_log: AuditLogTable;
+}
+
+export type HostRow = Selectable<HostsTable>;
+export type NewHostRow = Insertable<HostsTable>;
+export type HostUpdate = Updateable<HostsTable>;
+export type PackageSetMemberRow = Selectable<PackageSetMembersTable>;
