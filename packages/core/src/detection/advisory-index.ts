@@ -55,6 +55,8 @@ export interface RecordState {
   readonly origin: FeedOrigin | null;
   readonly placements: Placement[];
   readonly counts: AdvisoryIndexStats;
+  /** The advisory's CVE ids in natural order, deduplicated, with their `naturalKey`s; made on first use. */
+  cveOrder: { readonly ids: readonly string[]; readonly keys: readonly string[] } | null;
 }
 
 interface Placement {
@@ -134,9 +136,68 @@ export interface MatchTable {
   readonly inclusive: readonly Interval[];
   readonly open: readonly Interval[];
   readonly general: readonly Interval[];
+  /** The sorted arrays grouped for lookups, made on first use (`tableLookup`). */
+  lookup: TableLookup | null;
   readonly listed: readonly ListedVersion[];
   /** Whether some entry restricts the binaries it applies to, so results depend on the binary name. */
   readonly hasRestrictedEntries: boolean;
+}
+
+/**
+ * @internal Items sorted in the ecosystem's order of one version each, grouped into runs the
+ * ecosystem orders as equal: a binary search over `versions` (one per run) needs fewer comparisons
+ * than one over the items when versions repeat (many advisories fixed by the same update).
+ */
+export interface VersionSteps {
+  /** The first version of each run. */
+  readonly versions: readonly string[];
+  /** Where each run starts among the items, then the item count. */
+  readonly starts: Int32Array;
+}
+
+/** @internal A table's arrays grouped for lookups. */
+export interface TableLookup {
+  /** `upper` by fixed version. */
+  readonly upper: VersionSteps;
+  /** `inclusive` by last affected version. */
+  readonly inclusive: VersionSteps;
+  readonly listed: VersionSteps;
+  readonly general: GeneralIndex;
+  /**
+   * Per item of `upper`, `inclusive`, `open`, `general` and `listed`: its entry's rank among the
+   * table's entries by `sortKey` (equal keys, equal ranks), to order one table's matches by integers.
+   */
+  readonly ranks: {
+    readonly upper: Int32Array;
+    readonly inclusive: Int32Array;
+    readonly open: Int32Array;
+    readonly general: Int32Array;
+    readonly listed: Int32Array;
+  };
+}
+
+/**
+ * @internal The `general` intervals of the form `[introduced, fixed)` or `[introduced, ∞)` (most of
+ * them), by position in `general`: sorted by `fixed` (null last) and by `introduced`, with each
+ * interval's rank in both orders. The intervals holding a version are those ranked at or after the
+ * first `fixed` above it and before the first `introduced` above it: two binary searches, then
+ * integer tests on whichever side is shorter. `others` are the positions checked one by one.
+ */
+export interface GeneralIndex {
+  readonly byFixed: readonly number[];
+  /** The fixed versions of `byFixed`, grouped; positions past the last run have none (unbounded). */
+  readonly fixedSteps: VersionSteps;
+  readonly byIntroduced: readonly number[];
+  readonly introducedSteps: VersionSteps;
+  /** Per position in `general`: rank in `byFixed` / `byIntroduced`, -1 when not indexed. */
+  readonly fixedRank: Int32Array;
+  readonly introducedRank: Int32Array;
+  /**
+   * Per position in `general`: the run of its fixed version in `fixedSteps`, -1 without one;
+   * compares the fixed versions of two matches without `compare`.
+   */
+  readonly fixedClass: Int32Array;
+  readonly others: readonly number[];
 }
 
 /** The identity of a record in the index: source, id and feed location (same id from two feeds = two records). */
@@ -226,7 +287,14 @@ function placeRecord(
   advisory: Advisory,
   origin: FeedOrigin | null,
 ): RecordState {
-  const record: RecordState = { key, advisory, origin, placements: [], counts: emptyStats() };
+  const record: RecordState = {
+    key,
+    advisory,
+    origin,
+    placements: [],
+    counts: emptyStats(),
+    cveOrder: null,
+  };
   record.counts.records = 1;
   for (const affected of advisory.affected) {
     const ecosystem = getEcosystem(affected.ecosystem);
@@ -347,7 +415,112 @@ function compileTable(ecosystem: Ecosystem, kind: MatchKind, entries: readonly C
   inclusive.sort((a, b) => ecosystem.compare(a.lastAffected!, b.lastAffected!));
   listed.sort((a, b) => ecosystem.compare(a.version, b.version));
   const hasRestrictedEntries = entries.some((entry) => entry.binaries !== null);
-  return { ecosystem, kind, entries, upper, inclusive, open, general, listed, hasRestrictedEntries };
+  return {
+    ecosystem,
+    kind,
+    entries,
+    upper,
+    inclusive,
+    open,
+    general,
+    listed,
+    hasRestrictedEntries,
+    lookup: null,
+  };
+}
+
+/** @internal The table's lookup arrays, made on first use and kept until the table changes. */
+export function tableLookup(table: MatchTable): TableLookup {
+  if (table.lookup !== null) return table.lookup;
+  const { ecosystem } = table;
+  table.lookup = {
+    upper: versionSteps(ecosystem, table.upper.length, (i) => table.upper[i]!.fixed!),
+    inclusive: versionSteps(ecosystem, table.inclusive.length, (i) => table.inclusive[i]!.lastAffected!),
+    listed: versionSteps(ecosystem, table.listed.length, (i) => table.listed[i]!.version),
+    general: indexGeneral(ecosystem, table.general),
+    ranks: rankEntries(table),
+  };
+  return table.lookup;
+}
+
+function rankEntries(table: MatchTable): TableLookup['ranks'] {
+  const keys = [...new Set(table.entries.map((entry) => entry.sortKey))].sort();
+  const rankOfKey = new Map(keys.map((key, rank) => [key, rank]));
+  const ranksOf = (items: readonly { entry: CompiledEntry }[]) =>
+    Int32Array.from(items, (item) => rankOfKey.get(item.entry.sortKey)!);
+  return {
+    upper: ranksOf(table.upper),
+    inclusive: ranksOf(table.inclusive),
+    open: ranksOf(table.open),
+    general: ranksOf(table.general),
+    listed: ranksOf(table.listed),
+  };
+}
+
+/** Groups `count` items already sorted by `versionOf` into runs of equal versions. */
+function versionSteps(ecosystem: Ecosystem, count: number, versionOf: (i: number) => string): VersionSteps {
+  const versions: string[] = [];
+  const starts: number[] = [];
+  let previous: string | null = null;
+  for (let i = 0; i < count; i++) {
+    const version = versionOf(i);
+    if (previous === null || (version !== previous && ecosystem.compare(previous, version) !== 0)) {
+      versions.push(version);
+      starts.push(i);
+    }
+    previous = version;
+  }
+  starts.push(count);
+  return { versions, starts: Int32Array.from(starts) };
+}
+
+function indexGeneral(ecosystem: Ecosystem, general: readonly Interval[]): GeneralIndex {
+  const fixedRank = new Int32Array(general.length).fill(-1);
+  const introducedRank = new Int32Array(general.length).fill(-1);
+  const fixedClass = new Int32Array(general.length).fill(-1);
+  const bounded: number[] = [];
+  const others: number[] = [];
+  general.forEach((interval, position) => {
+    const isBounded =
+      interval.introduced !== null && interval.lastAffected === null && interval.limit === null;
+    (isBounded ? bounded : others).push(position);
+  });
+  const byFixed = bounded.slice().sort((a, b) => {
+    const x = general[a]!.fixed;
+    const y = general[b]!.fixed;
+    if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
+    return ecosystem.compare(x, y);
+  });
+  let fixedCount = 0;
+  byFixed.forEach((position, rank) => {
+    fixedRank[position] = rank;
+    if (general[position]!.fixed !== null) fixedCount++;
+  });
+  const fixedSteps = versionSteps(ecosystem, fixedCount, (i) => general[byFixed[i]!]!.fixed!);
+  for (let run = 0; run < fixedSteps.versions.length; run++) {
+    for (let i = fixedSteps.starts[run]!; i < fixedSteps.starts[run + 1]!; i++) fixedClass[byFixed[i]!] = run;
+  }
+  const byIntroduced = bounded
+    .slice()
+    .sort((a, b) => ecosystem.compare(general[a]!.introduced!, general[b]!.introduced!));
+  byIntroduced.forEach((position, rank) => {
+    introducedRank[position] = rank;
+  });
+  const introducedSteps = versionSteps(
+    ecosystem,
+    byIntroduced.length,
+    (i) => general[byIntroduced[i]!]!.introduced!,
+  );
+  return {
+    byFixed,
+    fixedSteps,
+    byIntroduced,
+    introducedSteps,
+    fixedRank,
+    introducedRank,
+    fixedClass,
+    others,
+  };
 }
 
 /**
@@ -385,7 +558,18 @@ function rebuildTable(
     insertSorted(inclusive, interval, (x) => x.lastAffected!, ecosystem);
   for (const item of added.listed) insertSorted(listed, item, (x) => x.version, ecosystem);
   const hasRestrictedEntries = entries.some((entry) => entry.binaries !== null);
-  return { ecosystem, kind, entries, upper, inclusive, open, general, listed, hasRestrictedEntries };
+  return {
+    ecosystem,
+    kind,
+    entries,
+    upper,
+    inclusive,
+    open,
+    general,
+    listed,
+    hasRestrictedEntries,
+    lookup: null,
+  };
 }
 
 function classify(

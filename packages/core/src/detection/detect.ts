@@ -12,6 +12,8 @@ import {
   type MatchTable,
   type ScopeTable,
   tableKey,
+  tableLookup,
+  type VersionSteps,
 } from './advisory-index.js';
 import { naturalKey } from './ids.js';
 import { type PackageRef, scopeKey, scopeOf } from './scope.js';
@@ -272,12 +274,14 @@ function lookUp(tables: readonly ScopeTable[], pkg: InstalledPackage): Candidate
     const bySource = table.names.get(sourceName);
     const byBinary = sourceName === pkg.name ? bySource : table.names.get(pkg.name);
     if (bySource === undefined && byBinary === undefined) continue;
-    const found = [bySource?.source ?? null, byBinary?.binary ?? null, byBinary?.listed ?? null];
-    for (const candidate of found) {
-      if (candidate === null) continue;
-      candidates ??= [];
-      candidates.push(candidate);
-    }
+    const source = bySource?.source ?? null;
+    const binary = byBinary?.binary ?? null;
+    const listed = byBinary?.listed ?? null;
+    if (source === null && binary === null && listed === null) continue;
+    candidates ??= [];
+    if (source !== null) candidates.push(source);
+    if (binary !== null) candidates.push(binary);
+    if (listed !== null) candidates.push(listed);
   }
   return candidates;
 }
@@ -293,6 +297,10 @@ interface Match {
   matchedName: string;
   /** Index in the table's `upper` array (sorted by fixed version), or -1. */
   upperPosition: number;
+  /** Index in the table's `general` array (see `GeneralIndex.fixedClass`), or -1. */
+  generalPosition: number;
+  /** The entry's rank by `sortKey` within its table (`TableLookup.ranks`). */
+  rank: number;
   fixed: string | null;
   fixState: FixState;
 }
@@ -329,6 +337,7 @@ function judge(
   const matches: Match[] = [];
   let ecosystem: Ecosystem | null = null;
   let isInvalid = false;
+  let tablesMatched = 0;
   // The lowest version fixing every applicable advisory is the highest of their fixed versions.
   let fixedVersion: string | null = null;
   for (const candidate of candidates) {
@@ -362,13 +371,39 @@ function judge(
       continue;
     }
     ecosystem = candidate.ecosystem;
+    if (matches.length > before) tablesMatched++;
   }
   if (isInvalid) stats.invalidVersions++;
   if (matches.length === 0 || ecosystem === null) return null;
-  return assemble(matches, fixedVersion, pkg.version, context);
+  return assemble(matches, tablesMatched === 1, fixedVersion, pkg.version, context);
+}
+
+/**
+ * Where the items above `version` start (at or above it when `isInclusive`), by binary search over
+ * the runs of equal versions.
+ */
+function firstAbove(
+  steps: VersionSteps,
+  version: string,
+  compare: (a: string, b: string) => number,
+  isInclusive: boolean,
+): number {
+  const { versions } = steps;
+  let lo = 0;
+  let hi = versions.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const order = compare(version, versions[mid]!);
+    if (order < 0 || (isInclusive && order === 0)) hi = mid;
+    else lo = mid + 1;
+  }
+  return steps.starts[lo]!;
 }
 
 let evaluationStamp = 0;
+/** Positions in `general` holding the version, reused by every evaluation. */
+const heldScratch: number[] = [];
+const byNumber = (a: number, b: number) => a - b;
 
 function evaluateTable(
   candidate: Candidate,
@@ -386,14 +421,32 @@ function evaluateTable(
     stats.comparisons++;
     return ecosystem.compare(a, b);
   };
-  const add = (entry: CompiledEntry, interval: Interval | null, fixed: string | null, upperPosition = -1) => {
+  const add = (
+    entry: CompiledEntry,
+    interval: Interval | null,
+    fixed: string | null,
+    rank: number,
+    upperPosition = -1,
+    generalPosition = -1,
+  ) => {
     if (entry.binaries !== null && !entry.binaries.has(binaryName)) return;
     // Reached through the source name already.
     if (kind === 'listed' && entry.affected.name === sourceName) return;
     const fixState: FixState =
       fixed !== null ? 'fix-available' : entry.affected.noFixReason !== null ? 'will-not-fix' : 'no-fix-yet';
     const matchedName = kind === 'listed' ? binaryName : entry.affected.name;
-    const match: Match = { entry, interval, version, kind, matchedName, fixed, fixState, upperPosition };
+    const match: Match = {
+      entry,
+      interval,
+      version,
+      kind,
+      matchedName,
+      fixed,
+      fixState,
+      upperPosition,
+      generalPosition,
+      rank,
+    };
     if (entry.stamp !== stamp) {
       entry.stamp = stamp;
       entry.slot = out.length;
@@ -407,45 +460,68 @@ function evaluateTable(
   };
 
   const { upper, inclusive, open, general, listed } = table;
+  const lookup = tableLookup(table);
+  const { ranks } = lookup;
   // Affected iff version < fixed: a suffix of `upper`, sorted by fixed.
-  let lo = 0;
-  let hi = upper.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compare(version, upper[mid]!.fixed!) < 0) hi = mid;
-    else lo = mid + 1;
-  }
-  for (let i = lo; i < upper.length; i++) add(upper[i]!.entry, upper[i]!, upper[i]!.fixed, i);
+  const upperFrom = firstAbove(lookup.upper, version, compare, false);
+  for (let i = upperFrom; i < upper.length; i++)
+    add(upper[i]!.entry, upper[i]!, upper[i]!.fixed, ranks.upper[i]!, i);
 
-  lo = 0;
-  hi = inclusive.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compare(version, inclusive[mid]!.lastAffected!) <= 0) hi = mid;
-    else lo = mid + 1;
-  }
-  for (let i = lo; i < inclusive.length; i++) add(inclusive[i]!.entry, inclusive[i]!, null);
+  const inclusiveFrom = firstAbove(lookup.inclusive, version, compare, true);
+  for (let i = inclusiveFrom; i < inclusive.length; i++)
+    add(inclusive[i]!.entry, inclusive[i]!, null, ranks.inclusive[i]!);
 
-  for (const interval of open) add(interval.entry, interval, null);
+  for (let i = 0; i < open.length; i++) add(open[i]!.entry, open[i]!, null, ranks.open[i]!);
 
-  for (const interval of general) {
-    const { introduced, fixed, lastAffected, limit } = interval;
-    if (introduced !== null && compare(version, introduced) < 0) continue;
-    if (fixed !== null && compare(version, fixed) >= 0) continue;
-    if (lastAffected !== null && compare(version, lastAffected) > 0) continue;
-    if (limit !== null && compare(version, limit) >= 0) continue;
-    add(interval.entry, interval, fixed);
+  if (general.length > 0) {
+    const { byFixed, fixedSteps, byIntroduced, introducedSteps, fixedRank, introducedRank, others } =
+      lookup.general;
+    const held = heldScratch;
+    held.length = 0;
+    if (byFixed.length > 0) {
+      // `[introduced, fixed)`: fixed above the version (a suffix of byFixed) and introduced at or
+      // below it (a prefix of byIntroduced).
+      const fixedFrom = firstAbove(fixedSteps, version, compare, false);
+      if (fixedFrom < byFixed.length) {
+        const introducedTo = firstAbove(introducedSteps, version, compare, false);
+        if (byFixed.length - fixedFrom <= introducedTo) {
+          for (let i = fixedFrom; i < byFixed.length; i++) {
+            if (introducedRank[byFixed[i]!]! < introducedTo) held.push(byFixed[i]!);
+          }
+        } else {
+          for (let i = 0; i < introducedTo; i++) {
+            if (fixedRank[byIntroduced[i]!]! >= fixedFrom) held.push(byIntroduced[i]!);
+          }
+        }
+      }
+    }
+    for (const position of others) {
+      const { introduced, fixed, lastAffected, limit } = general[position]!;
+      if (introduced !== null && compare(version, introduced) < 0) continue;
+      if (fixed !== null && compare(version, fixed) >= 0) continue;
+      if (lastAffected !== null && compare(version, lastAffected) > 0) continue;
+      if (limit !== null && compare(version, limit) >= 0) continue;
+      held.push(position);
+    }
+    // In `general` order, as each interval were checked in turn.
+    if (held.length > 1) held.sort(byNumber);
+    for (const position of held) {
+      const interval = general[position]!;
+      add(interval.entry, interval, interval.fixed, ranks.general[position]!, -1, position);
+    }
   }
 
   // `versions[]`: equal under the ecosystem's order (deb `1:1.0` is not `1.0`, but `0:1.0` is).
-  lo = 0;
-  hi = listed.length;
+  const steps = lookup.listed;
+  let lo = 0;
+  let hi = steps.versions.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compare(listed[mid]!.version, version) < 0) lo = mid + 1;
+    if (compare(steps.versions[mid]!, version) < 0) lo = mid + 1;
     else hi = mid;
   }
-  for (let i = lo; i < listed.length && compare(listed[i]!.version, version) === 0; i++) {
+  const end = lo < steps.versions.length && compare(steps.versions[lo]!, version) === 0 ? lo + 1 : lo;
+  for (let i = steps.starts[lo]!; i < steps.starts[end]!; i++) {
     const { entry } = listed[i]!;
     // The lowest fixed version above the installed one, if the entry's ranges name one.
     let fixed: string | null = null;
@@ -453,21 +529,29 @@ function evaluateTable(
       if (interval.fixed === null || compare(interval.fixed, version) <= 0) continue;
       if (fixed === null || compare(interval.fixed, fixed) < 0) fixed = interval.fixed;
     }
-    add(entry, null, fixed);
+    add(entry, null, fixed, ranks.listed[i]!);
   }
 
-  // The highest fixed version among this table's matches: positions order `upper` without comparing.
+  // The highest fixed version among this table's matches: positions order `upper` and classes
+  // order the indexed `general` ones without comparing.
+  const { fixedClass } = lookup.general;
   let bestUpper = -1;
   let highest: string | null = null;
+  let highestClass = -1;
   for (let m = first; m < out.length; m++) {
     const match = out[m]!;
     if (match.upperPosition > bestUpper) bestUpper = match.upperPosition;
-    else if (
-      match.upperPosition < 0 &&
-      match.fixed !== null &&
-      (highest === null || compare(match.fixed, highest) > 0)
-    ) {
-      highest = match.fixed;
+    else if (match.upperPosition < 0 && match.fixed !== null) {
+      const matchClass = match.generalPosition < 0 ? -1 : fixedClass[match.generalPosition]!;
+      const isHigher =
+        highest === null ||
+        (matchClass >= 0 && highestClass >= 0
+          ? matchClass > highestClass
+          : compare(match.fixed, highest) > 0);
+      if (isHigher) {
+        highest = match.fixed;
+        highestClass = matchClass;
+      }
     }
   }
   const upperFixed = bestUpper < 0 ? null : upper[bestUpper]!.fixed;
@@ -486,13 +570,23 @@ const SEVERITY_RANK: Readonly<Record<Severity, number>> = {
 
 function assemble(
   matches: Match[],
+  isOneTable: boolean,
   fixedVersion: string | null,
   installedVersion: string,
   context: DetectionContext,
 ): Verdict {
-  matches.sort(compareMatches);
+  // Ranks order one table's entries as their sort keys do; matches mostly come in order already.
+  const order = isOneTable ? compareRanks : compareMatches;
+  for (let m = 1; m < matches.length; m++) {
+    if (order(matches[m - 1]!, matches[m]!) > 0) {
+      matches.sort(order);
+      break;
+    }
+  }
   const advisories: string[] = [];
-  const cveSet = new Set<string>();
+  // CVE ids with their natural keys, from each record's sorted list (shared when only one record).
+  const cveKeys = new Map<string, string>();
+  let recordCount = 0;
   const urgencySet = new Set<string>();
   const evidence: FindingEvidence[] = [];
   let severity: Severity = 'unknown';
@@ -506,7 +600,9 @@ function assemble(
     if (advisory.id !== advisories[advisories.length - 1]) advisories.push(advisory.id);
     if (entry.record !== lastRecord) {
       lastRecord = entry.record;
-      for (const cve of advisory.cves) cveSet.add(cve);
+      recordCount++;
+      const { ids, keys } = cveOrderOf(entry.record);
+      for (let i = 0; i < ids.length; i++) cveKeys.set(ids[i]!, keys[i]!);
       for (const cvss of advisory.cvss) {
         if (cvssScore === null || cvss.baseScore > cvssScore) cvssScore = cvss.baseScore;
       }
@@ -528,7 +624,7 @@ function assemble(
       fixState: match.fixState,
     });
   }
-  const cves = sortIds(cveSet);
+  const cves = recordCount === 1 ? cveOrderOf(lastRecord!).ids.slice() : sortByKey(cveKeys);
   let isKev = false;
   let kevDueDate: string | null = null;
   let knownRansomwareUse = false;
@@ -640,6 +736,10 @@ function describe(match: Match, installedVersion: string): string {
   return `${installed} ${bounds}${unfixed} (${ecosystem})`;
 }
 
+function compareRanks(a: Match, b: Match): number {
+  return a.rank - b.rank;
+}
+
 /** By advisory id (natural order), feed location, scope, name: `CompiledEntry.sortKey`. */
 function compareMatches(a: Match, b: Match): number {
   return a.entry.sortKey < b.entry.sortKey ? -1 : a.entry.sortKey > b.entry.sortKey ? 1 : 0;
@@ -668,8 +768,18 @@ function resetMemo(memo: MemoState): void {
   memo.count = 0;
 }
 
-function sortIds(ids: Iterable<string>): string[] {
-  const keyed = [...ids].map((id) => ({ id, key: naturalKey(id) }));
-  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return keyed.map((k) => k.id);
+/** Ids by their natural keys (distinct ids have distinct keys). */
+function sortByKey(keys: ReadonlyMap<string, string>): string[] {
+  const keyed = [...keys];
+  keyed.sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  return keyed.map((pair) => pair[0]);
+}
+
+function cveOrderOf(record: CompiledEntry['record']): NonNullable<CompiledEntry['record']['cveOrder']> {
+  if (record.cveOrder !== null) return record.cveOrder;
+  const keys = new Map<string, string>();
+  for (const cve of record.advisory.cves) keys.set(cve, naturalKey(cve));
+  const ids = sortByKey(keys);
+  record.cveOrder = { ids, keys: ids.map((id) => keys.get(id)!) };
+  return record.cveOrder;
 }
