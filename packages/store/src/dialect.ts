@@ -22,9 +22,25 @@ export function createSqliteDialect(dataDir: string): Dialect {
   return new SqliteDialect({ database });
 }
 
-/** The Kysely dialect for a `postgres://` URL, on a connection pool. */
-export function createPostgresDialect(url: string): Dialect {
-  return new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) });
+/**
+ * The Kysely dialect for a `postgres://` URL, on a connection pool. An idle connection that the server
+ * drops (a restart, a failover) is an `error` event on the pool, which would crash the process if nobody
+ * listened: the pool discards that connection and the next query opens a new one, so the error goes to
+ * `onPoolError` (default: a process warning) instead.
+ */
+export function createPostgresDialect(
+  url: string,
+  onPoolError: (err: Error) => void = warnPoolError,
+): Dialect {
+  const pool = new pg.Pool({ connectionString: url });
+  pool.on('error', onPoolError);
+  return new PostgresDialect({ pool });
+}
+
+function warnPoolError(err: Error): void {
+  process.emitWarning(`PostgreSQL dropped an idle connection: ${err.message}`, {
+    code: 'PATCHWARDEN_DB_CONNECTION_LOST',
+  });
 }
 
 // An arbitrary constant naming the audit chain's lock among PostgreSQL advisory locks.

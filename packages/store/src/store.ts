@@ -14,6 +14,8 @@ export interface StoreOptions {
   url?: string;
   /** Where the SQLite file `patchwarden.db` lives; created if missing. Default `patchwarden-data`. */
   dataDir?: string;
+  /** Called when PostgreSQL drops an idle pooled connection (the pool recovers); default: a process warning. */
+  onPoolError?: (err: Error) => void;
 }
 
 /** An open database. It is not migrated on open: call `migrateToLatest(store.db)`. */
@@ -47,7 +49,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
       dialect:
         url === undefined
           ? createSqliteDialect(options.dataDir ?? 'patchwarden-data')
-          : createPostgresDialect(url),
+          : createPostgresDialect(url, options.onPoolError),
     });
     await sql`select 1`.execute(db);
   } catch (err) {
