@@ -1,5 +1,12 @@
 import { getEcosystem } from '../ecosystems/index.js';
-import type { Advisory, AffectedPackage, AffectedRange, FeedOrigin } from '../types/advisory.js';
+import type {
+  Advisory,
+  AffectedPackage,
+  AffectedRange,
+  FeedOrigin,
+  FixState,
+  Severity,
+} from '../types/advisory.js';
 import type { Ecosystem, EcosystemId } from '../types/ecosystem.js';
 import { naturalKey } from './ids.js';
 import { type PackageRef, scopeKey } from './scope.js';
@@ -93,6 +100,17 @@ export interface CompiledEntry {
   readonly affected: AffectedPackage;
   readonly ecosystem: Ecosystem;
   readonly scopeLabel: string;
+  /**
+   * Copied from the record and the affected package, so that assembling evidence reads the entry
+   * only: the advisory id, the feed, the package name, the severity that applies (the package's,
+   * else the record's), the urgency, and the fix state of a match without a fixed version.
+   */
+  readonly advisoryId: string;
+  readonly origin: FeedOrigin | null;
+  readonly name: string;
+  readonly severity: Severity;
+  readonly urgency: string | null;
+  readonly unfixedState: FixState;
   /** Ubuntu `binaries`: only these binaries of the source are affected. Null when the list is empty. */
   readonly binaries: ReadonlySet<string> | null;
   /** Orders evidence: natural advisory id, feed location, scope, name (see `naturalKey`). */
@@ -144,24 +162,21 @@ export interface MatchTable {
 }
 
 /**
- * @internal Items sorted in the ecosystem's order of one version each, grouped into runs the
- * ecosystem orders as equal: a binary search over `versions` (one per run) needs fewer comparisons
- * than one over the items when versions repeat (many advisories fixed by the same update).
+ * @internal A table's arrays arranged for lookups, made on first use (`tableLookup`). Every version
+ * the table compares with (fixed, last affected, introduced, listed) is placed once in `versions`,
+ * sorted and grouped into classes the ecosystem orders as equal (many advisories share a fixed
+ * version): one binary search there locates the installed version, on a class or between two, and
+ * each sorted array's cut at that place is read from its cuts: per class, where its items of that
+ * class or above start, then the item count.
  */
-export interface VersionSteps {
-  /** The first version of each run. */
-  readonly versions: readonly string[];
-  /** Where each run starts among the items, then the item count. */
-  readonly starts: Int32Array;
-}
-
-/** @internal A table's arrays grouped for lookups. */
 export interface TableLookup {
+  /** One version per class, ascending. */
+  readonly versions: readonly string[];
   /** `upper` by fixed version. */
-  readonly upper: VersionSteps;
+  readonly upperCuts: Int32Array;
   /** `inclusive` by last affected version. */
-  readonly inclusive: VersionSteps;
-  readonly listed: VersionSteps;
+  readonly inclusiveCuts: Int32Array;
+  readonly listedCuts: Int32Array;
   readonly general: GeneralIndex;
   /**
    * Per item of `upper`, `inclusive`, `open`, `general` and `listed`: its entry's rank among the
@@ -180,21 +195,21 @@ export interface TableLookup {
  * @internal The `general` intervals of the form `[introduced, fixed)` or `[introduced, ∞)` (most of
  * them), by position in `general`: sorted by `fixed` (null last) and by `introduced`, with each
  * interval's rank in both orders. The intervals holding a version are those ranked at or after the
- * first `fixed` above it and before the first `introduced` above it: two binary searches, then
+ * first `fixed` above it and before the first `introduced` above it: read from the cuts, then
  * integer tests on whichever side is shorter. `others` are the positions checked one by one.
  */
 export interface GeneralIndex {
   readonly byFixed: readonly number[];
-  /** The fixed versions of `byFixed`, grouped; positions past the last run have none (unbounded). */
-  readonly fixedSteps: VersionSteps;
+  /** Cuts of the `byFixed` items that have a fixed version (the unbounded rest is at the end). */
+  readonly fixedCuts: Int32Array;
   readonly byIntroduced: readonly number[];
-  readonly introducedSteps: VersionSteps;
+  readonly introducedCuts: Int32Array;
   /** Per position in `general`: rank in `byFixed` / `byIntroduced`, -1 when not indexed. */
   readonly fixedRank: Int32Array;
   readonly introducedRank: Int32Array;
   /**
-   * Per position in `general`: the run of its fixed version in `fixedSteps`, -1 without one;
-   * compares the fixed versions of two matches without `compare`.
+   * Per position in `general`: the class of its fixed version in `TableLookup.versions`, -1
+   * without one; compares the fixed versions of two matches without `compare`.
    */
   readonly fixedClass: Int32Array;
   readonly others: readonly number[];
@@ -369,6 +384,12 @@ function compileEntry(
     affected,
     ecosystem,
     scopeLabel: label,
+    advisoryId: record.advisory.id,
+    origin: record.origin,
+    name: affected.name,
+    severity: affected.severity ?? record.advisory.severity,
+    urgency: affected.urgency,
+    unfixedState: affected.noFixReason !== null ? 'will-not-fix' : 'no-fix-yet',
     binaries:
       affected.nameKind === 'source' && affected.binaries.length > 0 ? new Set(affected.binaries) : null,
     sortKey: `${naturalKey(record.advisory.id)}\u0000${record.origin?.location ?? ''}\u0000${label}\u0000${affected.name}`,
@@ -432,12 +453,77 @@ function compileTable(ecosystem: Ecosystem, kind: MatchKind, entries: readonly C
 /** @internal The table's lookup arrays, made on first use and kept until the table changes. */
 export function tableLookup(table: MatchTable): TableLookup {
   if (table.lookup !== null) return table.lookup;
-  const { ecosystem } = table;
+  const { ecosystem, upper, inclusive, listed, general } = table;
+  const bounded: number[] = [];
+  const others: number[] = [];
+  general.forEach((interval, position) => {
+    const isBounded =
+      interval.introduced !== null && interval.lastAffected === null && interval.limit === null;
+    (isBounded ? bounded : others).push(position);
+  });
+  const byFixed = bounded.slice().sort((a, b) => {
+    const x = general[a]!.fixed;
+    const y = general[b]!.fixed;
+    if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
+    return ecosystem.compare(x, y);
+  });
+  const fixedCount = byFixed.filter((position) => general[position]!.fixed !== null).length;
+  const byIntroduced = bounded
+    .slice()
+    .sort((a, b) => ecosystem.compare(general[a]!.introduced!, general[b]!.introduced!));
+
+  const distinct = new Set<string>();
+  for (const interval of upper) distinct.add(interval.fixed!);
+  for (const interval of inclusive) distinct.add(interval.lastAffected!);
+  for (const item of listed) distinct.add(item.version);
+  for (const position of bounded) {
+    const { introduced, fixed } = general[position]!;
+    distinct.add(introduced!);
+    if (fixed !== null) distinct.add(fixed);
+  }
+  const versions: string[] = [];
+  const classOf = new Map<string, number>();
+  for (const version of [...distinct].sort((a, b) => ecosystem.compare(a, b))) {
+    if (versions.length === 0 || ecosystem.compare(versions[versions.length - 1]!, version) !== 0)
+      versions.push(version);
+    classOf.set(version, versions.length - 1);
+  }
+  const cuts = (count: number, versionOf: (i: number) => string) => {
+    const out = new Int32Array(versions.length + 1);
+    let i = 0;
+    for (let c = 0; c <= versions.length; c++) {
+      while (i < count && classOf.get(versionOf(i))! < c) i++;
+      out[c] = i;
+    }
+    return out;
+  };
+
+  const fixedRank = new Int32Array(general.length).fill(-1);
+  const introducedRank = new Int32Array(general.length).fill(-1);
+  const fixedClass = new Int32Array(general.length).fill(-1);
+  byFixed.forEach((position, rank) => {
+    fixedRank[position] = rank;
+    const fixed = general[position]!.fixed;
+    if (fixed !== null) fixedClass[position] = classOf.get(fixed)!;
+  });
+  byIntroduced.forEach((position, rank) => {
+    introducedRank[position] = rank;
+  });
   table.lookup = {
-    upper: versionSteps(ecosystem, table.upper.length, (i) => table.upper[i]!.fixed!),
-    inclusive: versionSteps(ecosystem, table.inclusive.length, (i) => table.inclusive[i]!.lastAffected!),
-    listed: versionSteps(ecosystem, table.listed.length, (i) => table.listed[i]!.version),
-    general: indexGeneral(ecosystem, table.general),
+    versions,
+    upperCuts: cuts(upper.length, (i) => upper[i]!.fixed!),
+    inclusiveCuts: cuts(inclusive.length, (i) => inclusive[i]!.lastAffected!),
+    listedCuts: cuts(listed.length, (i) => listed[i]!.version),
+    general: {
+      byFixed,
+      fixedCuts: cuts(fixedCount, (i) => general[byFixed[i]!]!.fixed!),
+      byIntroduced,
+      introducedCuts: cuts(byIntroduced.length, (i) => general[byIntroduced[i]!]!.introduced!),
+      fixedRank,
+      introducedRank,
+      fixedClass,
+      others,
+    },
     ranks: rankEntries(table),
   };
   return table.lookup;
@@ -454,72 +540,6 @@ function rankEntries(table: MatchTable): TableLookup['ranks'] {
     open: ranksOf(table.open),
     general: ranksOf(table.general),
     listed: ranksOf(table.listed),
-  };
-}
-
-/** Groups `count` items already sorted by `versionOf` into runs of equal versions. */
-function versionSteps(ecosystem: Ecosystem, count: number, versionOf: (i: number) => string): VersionSteps {
-  const versions: string[] = [];
-  const starts: number[] = [];
-  let previous: string | null = null;
-  for (let i = 0; i < count; i++) {
-    const version = versionOf(i);
-    if (previous === null || (version !== previous && ecosystem.compare(previous, version) !== 0)) {
-      versions.push(version);
-      starts.push(i);
-    }
-    previous = version;
-  }
-  starts.push(count);
-  return { versions, starts: Int32Array.from(starts) };
-}
-
-function indexGeneral(ecosystem: Ecosystem, general: readonly Interval[]): GeneralIndex {
-  const fixedRank = new Int32Array(general.length).fill(-1);
-  const introducedRank = new Int32Array(general.length).fill(-1);
-  const fixedClass = new Int32Array(general.length).fill(-1);
-  const bounded: number[] = [];
-  const others: number[] = [];
-  general.forEach((interval, position) => {
-    const isBounded =
-      interval.introduced !== null && interval.lastAffected === null && interval.limit === null;
-    (isBounded ? bounded : others).push(position);
-  });
-  const byFixed = bounded.slice().sort((a, b) => {
-    const x = general[a]!.fixed;
-    const y = general[b]!.fixed;
-    if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
-    return ecosystem.compare(x, y);
-  });
-  let fixedCount = 0;
-  byFixed.forEach((position, rank) => {
-    fixedRank[position] = rank;
-    if (general[position]!.fixed !== null) fixedCount++;
-  });
-  const fixedSteps = versionSteps(ecosystem, fixedCount, (i) => general[byFixed[i]!]!.fixed!);
-  for (let run = 0; run < fixedSteps.versions.length; run++) {
-    for (let i = fixedSteps.starts[run]!; i < fixedSteps.starts[run + 1]!; i++) fixedClass[byFixed[i]!] = run;
-  }
-  const byIntroduced = bounded
-    .slice()
-    .sort((a, b) => ecosystem.compare(general[a]!.introduced!, general[b]!.introduced!));
-  byIntroduced.forEach((position, rank) => {
-    introducedRank[position] = rank;
-  });
-  const introducedSteps = versionSteps(
-    ecosystem,
-    byIntroduced.length,
-    (i) => general[byIntroduced[i]!]!.introduced!,
-  );
-  return {
-    byFixed,
-    fixedSteps,
-    byIntroduced,
-    introducedSteps,
-    fixedRank,
-    introducedRank,
-    fixedClass,
-    others,
   };
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { deb } from '../ecosystems/deb/index.js';
 import type { Advisory, AffectedPackage, DistroScope } from '../types/advisory.js';
 import type { InstalledPackage, OsIdentity } from '../types/inventory.js';
 import {
@@ -205,6 +206,49 @@ describe('detection/detect: ranges', () => {
     expect(onDebian[0]!.evidence[0]!.scope).toBe('semver');
     expect(onAlma).toHaveLength(1);
   });
+});
+
+describe('detection/detect: lookups over shared versions', () => {
+  // Versions repeat across records and are spelled differently but equal (`1.0-1`, `0:1.0-1`): the
+  // table groups them into classes and locates the installed version once; results must not move.
+  const records = [
+    affected({ name: 'foo', ranges: [range({ fixed: '1.0-1' })] }),
+    affected({ name: 'foo', ranges: [range({ fixed: '0:1.0-1' })] }),
+    affected({ name: 'foo', ranges: [range({ introduced: '1.0-1', fixed: '2.0-1' })] }),
+    affected({ name: 'foo', ranges: [range({ introduced: '0:0.5-1', fixed: '0:1.0-1' })] }),
+    affected({
+      name: 'foo',
+      ranges: [range({ introduced: '2.5-1', fixed: '3.0-1' })],
+      versions: ['0:1.0-1'],
+    }),
+    affected({ name: 'foo', ranges: [range({ lastAffected: '1.0-1' })] }),
+    affected({ name: 'foo', ranges: [range({ introduced: '0.5-1' })] }),
+  ].map((record, i) => advisory({ id: `CVE-2024-000${i + 1}`, affected: [record] }));
+
+  it.each`
+    installed    | ids                | fixedVersion | comparison
+    ${'0.4-1'}   | ${[1, 2, 6]}       | ${'1.0-1'}   | ${'installed 0.4-1 < fixed 1.0-1 (deb)'}
+    ${'0.5-1'}   | ${[1, 2, 4, 6, 7]} | ${'1.0-1'}   | ${'installed 0.5-1 >= introduced 0:0.5-1 and < fixed 0:1.0-1 (deb)'}
+    ${'1.0-1'}   | ${[3, 5, 6, 7]}    | ${'3.0-1'}   | ${'installed 1.0-1 >= introduced 1.0-1 and < fixed 2.0-1 (deb)'}
+    ${'0:1.0-1'} | ${[3, 5, 6, 7]}    | ${'3.0-1'}   | ${'installed 0:1.0-1 >= introduced 1.0-1 and < fixed 2.0-1 (deb)'}
+    ${'1.5-1'}   | ${[3, 7]}          | ${'2.0-1'}   | ${'installed 1.5-1 >= introduced 1.0-1 and < fixed 2.0-1 (deb)'}
+    ${'2.0-1'}   | ${[7]}             | ${null}      | ${'installed 2.0-1 >= introduced 0.5-1, no fix (deb)'}
+    ${'2.7-1'}   | ${[5, 7]}          | ${'3.0-1'}   | ${'installed 2.7-1 >= introduced 2.5-1 and < fixed 3.0-1 (deb)'}
+  `(
+    'installed $installed: records $ids, fixed $fixedVersion',
+    ({ installed, ids, fixedVersion, comparison }) => {
+      const index = buildAdvisoryIndex(records.map((adv) => entry(adv)));
+      const host = inventory(debian12, [pkg('foo', installed)]);
+      const [finding] = detectFindings(index, host, context());
+
+      expect(finding!.advisories).toEqual(ids.map((i: number) => `CVE-2024-000${i}`));
+      // Equal versions may be spelled either way: compare them as versions.
+      if (fixedVersion === null) expect(finding!.fixedVersion).toBe(null);
+      else expect(deb.compare(finding!.fixedVersion!, fixedVersion)).toBe(0);
+      expect(finding!.evidence.map((e) => e.comparison)).toContain(comparison);
+      expect(detectFindings(index, host, context({ memo: createDetectionMemo() }))).toEqual([finding]);
+    },
+  );
 });
 
 describe('detection/detect: source and binary names', () => {

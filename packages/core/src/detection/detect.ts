@@ -13,7 +13,6 @@ import {
   type ScopeTable,
   tableKey,
   tableLookup,
-  type VersionSteps,
 } from './advisory-index.js';
 import { naturalKey } from './ids.js';
 import { type PackageRef, scopeKey, scopeOf } from './scope.js';
@@ -156,6 +155,7 @@ export function detectPackages(
   const memo = context.memo === undefined ? null : prepareMemo(context.memo as MemoState, index, context);
   const memoPrefix = memo === null ? '' : `${os?.ecosystem ?? ''}\u0000${hostScopes.join('\u0001')}\u0000`;
   const findings: Finding[] = [];
+  const dues: DueCache = { day: Number.NaN, bySeverity: {} };
   let lastEcosystem: EcosystemId | null = null;
   let tables: ScopeTable[] = [];
   let isUnscoped = false;
@@ -213,7 +213,7 @@ export function detectPackages(
       }
     }
     if (verdict === null) continue;
-    findings.push(toFinding(pkg, verdict, context));
+    findings.push(toFinding(pkg, verdict, context, dues));
   }
   stats.findings += findings.length;
   return findings;
@@ -379,25 +379,24 @@ function judge(
 }
 
 /**
- * Where the items above `version` start (at or above it when `isInclusive`), by binary search over
- * the runs of equal versions.
+ * Where `version` sits among sorted distinct `versions`, by binary search: `2k + 1` when it equals
+ * `versions[k]`, `2k` when it lies just below `versions[k]` (k = length: above them all).
  */
-function firstAbove(
-  steps: VersionSteps,
+function locate(
+  versions: readonly string[],
   version: string,
   compare: (a: string, b: string) => number,
-  isInclusive: boolean,
 ): number {
-  const { versions } = steps;
   let lo = 0;
   let hi = versions.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const order = compare(version, versions[mid]!);
-    if (order < 0 || (isInclusive && order === 0)) hi = mid;
+    if (order === 0) return 2 * mid + 1;
+    if (order < 0) hi = mid;
     else lo = mid + 1;
   }
-  return steps.starts[lo]!;
+  return 2 * lo;
 }
 
 let evaluationStamp = 0;
@@ -431,10 +430,9 @@ function evaluateTable(
   ) => {
     if (entry.binaries !== null && !entry.binaries.has(binaryName)) return;
     // Reached through the source name already.
-    if (kind === 'listed' && entry.affected.name === sourceName) return;
-    const fixState: FixState =
-      fixed !== null ? 'fix-available' : entry.affected.noFixReason !== null ? 'will-not-fix' : 'no-fix-yet';
-    const matchedName = kind === 'listed' ? binaryName : entry.affected.name;
+    if (kind === 'listed' && entry.name === sourceName) return;
+    const fixState: FixState = fixed !== null ? 'fix-available' : entry.unfixedState;
+    const matchedName = kind === 'listed' ? binaryName : entry.name;
     const match: Match = {
       entry,
       interval,
@@ -462,37 +460,34 @@ function evaluateTable(
   const { upper, inclusive, open, general, listed } = table;
   const lookup = tableLookup(table);
   const { ranks } = lookup;
+  // Where the version sits among the table's versions: class `at >> 1`, on it when `at & 1`.
+  const at = locate(lookup.versions, version, compare);
+  const above = (at >> 1) + (at & 1);
   // Affected iff version < fixed: a suffix of `upper`, sorted by fixed.
-  const upperFrom = firstAbove(lookup.upper, version, compare, false);
-  for (let i = upperFrom; i < upper.length; i++)
+  for (let i = lookup.upperCuts[above]!; i < upper.length; i++)
     add(upper[i]!.entry, upper[i]!, upper[i]!.fixed, ranks.upper[i]!, i);
 
-  const inclusiveFrom = firstAbove(lookup.inclusive, version, compare, true);
-  for (let i = inclusiveFrom; i < inclusive.length; i++)
+  for (let i = lookup.inclusiveCuts[at >> 1]!; i < inclusive.length; i++)
     add(inclusive[i]!.entry, inclusive[i]!, null, ranks.inclusive[i]!);
 
   for (let i = 0; i < open.length; i++) add(open[i]!.entry, open[i]!, null, ranks.open[i]!);
 
   if (general.length > 0) {
-    const { byFixed, fixedSteps, byIntroduced, introducedSteps, fixedRank, introducedRank, others } =
+    const { byFixed, fixedCuts, byIntroduced, introducedCuts, fixedRank, introducedRank, others } =
       lookup.general;
     const held = heldScratch;
     held.length = 0;
-    if (byFixed.length > 0) {
-      // `[introduced, fixed)`: fixed above the version (a suffix of byFixed) and introduced at or
-      // below it (a prefix of byIntroduced).
-      const fixedFrom = firstAbove(fixedSteps, version, compare, false);
-      if (fixedFrom < byFixed.length) {
-        const introducedTo = firstAbove(introducedSteps, version, compare, false);
-        if (byFixed.length - fixedFrom <= introducedTo) {
-          for (let i = fixedFrom; i < byFixed.length; i++) {
-            if (introducedRank[byFixed[i]!]! < introducedTo) held.push(byFixed[i]!);
-          }
-        } else {
-          for (let i = 0; i < introducedTo; i++) {
-            if (fixedRank[byIntroduced[i]!]! >= fixedFrom) held.push(byIntroduced[i]!);
-          }
-        }
+    // `[introduced, fixed)`: fixed above the version (a suffix of byFixed) and introduced at or
+    // below it (a prefix of byIntroduced).
+    const fixedFrom = fixedCuts[above]!;
+    const introducedTo = introducedCuts[above]!;
+    if (byFixed.length - fixedFrom <= introducedTo) {
+      for (let i = fixedFrom; i < byFixed.length; i++) {
+        if (introducedRank[byFixed[i]!]! < introducedTo) held.push(byFixed[i]!);
+      }
+    } else {
+      for (let i = 0; i < introducedTo; i++) {
+        if (fixedRank[byIntroduced[i]!]! >= fixedFrom) held.push(byIntroduced[i]!);
       }
     }
     for (const position of others) {
@@ -512,16 +507,8 @@ function evaluateTable(
   }
 
   // `versions[]`: equal under the ecosystem's order (deb `1:1.0` is not `1.0`, but `0:1.0` is).
-  const steps = lookup.listed;
-  let lo = 0;
-  let hi = steps.versions.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compare(steps.versions[mid]!, version) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  const end = lo < steps.versions.length && compare(steps.versions[lo]!, version) === 0 ? lo + 1 : lo;
-  for (let i = steps.starts[lo]!; i < steps.starts[end]!; i++) {
+  const listedEnd = (at & 1) === 1 ? lookup.listedCuts[above]! : 0;
+  for (let i = (at & 1) === 1 ? lookup.listedCuts[at >> 1]! : 0; i < listedEnd; i++) {
     const { entry } = listed[i]!;
     // The lowest fixed version above the installed one, if the entry's ranges name one.
     let fixed: string | null = null;
@@ -596,25 +583,23 @@ function assemble(
   let lastRecord: CompiledEntry['record'] | null = null;
   for (const match of matches) {
     const { entry } = match;
-    const { advisory } = entry.record;
-    if (advisory.id !== advisories[advisories.length - 1]) advisories.push(advisory.id);
+    if (entry.advisoryId !== advisories[advisories.length - 1]) advisories.push(entry.advisoryId);
     if (entry.record !== lastRecord) {
       lastRecord = entry.record;
       recordCount++;
       const { ids, keys } = cveOrderOf(entry.record);
       for (let i = 0; i < ids.length; i++) cveKeys.set(ids[i]!, keys[i]!);
-      for (const cvss of advisory.cvss) {
+      for (const cvss of entry.record.advisory.cvss) {
         if (cvssScore === null || cvss.baseScore > cvssScore) cvssScore = cvss.baseScore;
       }
     }
-    const entrySeverity = entry.affected.severity ?? advisory.severity;
-    if (SEVERITY_RANK[entrySeverity] > SEVERITY_RANK[severity]) severity = entrySeverity;
-    if (entry.affected.urgency !== null) urgencySet.add(entry.affected.urgency);
+    if (SEVERITY_RANK[entry.severity] > SEVERITY_RANK[severity]) severity = entry.severity;
+    if (entry.urgency !== null) urgencySet.add(entry.urgency);
     if (match.fixState === 'fix-available') hasFix = true;
     if (match.fixState !== 'will-not-fix') isAllWillNotFix = false;
     evidence.push({
-      advisoryId: advisory.id,
-      feed: entry.record.origin,
+      advisoryId: entry.advisoryId,
+      feed: entry.origin,
       scope: entry.scopeLabel,
       matchedName: match.matchedName,
       matchedBy: match.kind === 'source' ? 'source' : 'binary',
@@ -664,15 +649,37 @@ function assemble(
 
 const DAY_MS = 86_400_000;
 
-function toFinding(pkg: InstalledPackage, verdict: Verdict, context: DetectionContext): Finding {
+/**
+ * Due dates of one `detectPackages` call (one SLA policy) for findings outside KEV, which depend on
+ * the first-seen day and the severity only.
+ */
+interface DueCache {
+  day: number;
+  bySeverity: Partial<Record<Severity, string | null>>;
+}
+
+function toFinding(
+  pkg: InstalledPackage,
+  verdict: Verdict,
+  context: DetectionContext,
+  dues: DueCache,
+): Finding {
   const firstSeen = context.firstSeen?.(pkg.name) ?? context.now;
   const day = Math.floor(firstSeen.getTime() / DAY_MS);
   let due = verdict.due;
   if (due === null || due.sla !== context.sla || due.day !== day) {
-    const value = dueDate(
-      { severity: verdict.severity, isKev: verdict.isKev, kevDueDate: verdict.kevDueDate, firstSeen },
-      context.sla,
-    );
+    if (dues.day !== day) {
+      dues.day = day;
+      dues.bySeverity = {};
+    }
+    let value = verdict.isKev ? undefined : dues.bySeverity[verdict.severity];
+    if (value === undefined) {
+      value = dueDate(
+        { severity: verdict.severity, isKev: verdict.isKev, kevDueDate: verdict.kevDueDate, firstSeen },
+        context.sla,
+      );
+      if (!verdict.isKev) dues.bySeverity[verdict.severity] = value;
+    }
     due = { sla: context.sla, day, value };
     verdict.due = due;
   }
