@@ -170,8 +170,10 @@ export interface MatchTable {
  * class or above start, then the item count.
  */
 export interface TableLookup {
-  /** One version per class, ascending. */
+  /** One version per class, ascending; a class is spelled by its lowest spelling in text order. */
   readonly versions: readonly string[];
+  /** The class of every version the table holds. */
+  readonly classOf: ReadonlyMap<string, number>;
   /** `upper` by fixed version. */
   readonly upperCuts: Int32Array;
   /** `inclusive` by last affected version. */
@@ -483,7 +485,10 @@ export function tableLookup(table: MatchTable): TableLookup {
   }
   const versions: string[] = [];
   const classOf = new Map<string, number>();
-  for (const version of [...distinct].sort((a, b) => ecosystem.compare(a, b))) {
+  // Equal versions spelled differently (`0:1.0`, `1.0`) sort by their text, so that the class's spelling
+  // (its first) does not depend on the order in which records arrived.
+  const byVersionThenText = (a: string, b: string) => ecosystem.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+  for (const version of [...distinct].sort(byVersionThenText)) {
     if (versions.length === 0 || ecosystem.compare(versions[versions.length - 1]!, version) !== 0)
       versions.push(version);
     classOf.set(version, versions.length - 1);
@@ -511,6 +516,7 @@ export function tableLookup(table: MatchTable): TableLookup {
   });
   table.lookup = {
     versions,
+    classOf,
     upperCuts: cuts(upper.length, (i) => upper[i]!.fixed!),
     inclusiveCuts: cuts(inclusive.length, (i) => inclusive[i]!.lastAffected!),
     listedCuts: cuts(listed.length, (i) => listed[i]!.version),

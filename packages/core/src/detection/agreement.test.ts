@@ -115,6 +115,27 @@ describe('detection: the index agrees with the definition', () => {
     );
   });
 
+  it('spells a fixed version the same whatever order records with equal, differently spelled fixes arrive in', () => {
+    const fix = (id: string, fixed: string) =>
+      advisory({
+        id,
+        affected: [
+          affected({ name: 'foo', ranges: [{ introduced: null, fixed, lastAffected: null, limit: null }] }),
+        ],
+      });
+    const a = fix('CVE-2024-1000', '3.10');
+    const b = fix('CVE-2024-1001', '0:3.10');
+    const incremental = buildAdvisoryIndex([entry(b)]);
+    updateAdvisoryIndex(incremental, { upsert: [entry(a)] });
+    const host = inventory(os('debian', '12'), [pkg('foo', '3.9')]);
+
+    const fromFresh = detectFindings(buildAdvisoryIndex([entry(a), entry(b)]), host, context());
+    const fromIncremental = detectFindings(incremental, host, context());
+
+    expect(fromFresh[0]!.fixedVersion).toBe('0:3.10');
+    expect(fromIncremental).toEqual(fromFresh);
+  });
+
   it('after incremental updates as after a fresh build', () => {
     fc.assert(
       fc.property(arbAdvisories, arbAdvisories, arbVersion, (first, second, version) => {

@@ -542,8 +542,14 @@ function evaluateTable(
     }
   }
   const upperFixed = bestUpper < 0 ? null : upper[bestUpper]!.fixed;
-  if (upperFixed === null) return highest;
-  return highest === null || compare(upperFixed, highest) > 0 ? upperFixed : highest;
+  const best =
+    upperFixed === null
+      ? highest
+      : highest === null || compare(upperFixed, highest) > 0
+        ? upperFixed
+        : highest;
+  // Spelled as its class is, so equal fixes spelled differently (`0:1.0`, `1.0`) give one answer.
+  return best === null ? null : (lookup.versions[lookup.classOf.get(best) ?? -1] ?? best);
 }
 
 const SEVERITY_RANK: Readonly<Record<Severity, number>> = {
