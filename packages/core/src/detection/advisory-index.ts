@@ -437,19 +437,7 @@ function compileTable(ecosystem: Ecosystem, kind: MatchKind, entries: readonly C
   upper.sort((a, b) => ecosystem.compare(a.fixed!, b.fixed!));
   inclusive.sort((a, b) => ecosystem.compare(a.lastAffected!, b.lastAffected!));
   listed.sort((a, b) => ecosystem.compare(a.version, b.version));
-  const hasRestrictedEntries = entries.some((entry) => entry.binaries !== null);
-  return {
-    ecosystem,
-    kind,
-    entries,
-    upper,
-    inclusive,
-    open,
-    general,
-    listed,
-    hasRestrictedEntries,
-    lookup: null,
-  };
+  return newTable(ecosystem, kind, entries, { upper, inclusive, open, general, listed });
 }
 
 /** @internal The table's lookup arrays, made on first use and kept until the table changes. */
@@ -583,19 +571,7 @@ function rebuildTable(
   for (const interval of added.inclusive)
     insertSorted(inclusive, interval, (x) => x.lastAffected!, ecosystem);
   for (const item of added.listed) insertSorted(listed, item, (x) => x.version, ecosystem);
-  const hasRestrictedEntries = entries.some((entry) => entry.binaries !== null);
-  return {
-    ecosystem,
-    kind,
-    entries,
-    upper,
-    inclusive,
-    open,
-    general,
-    listed,
-    hasRestrictedEntries,
-    lookup: null,
-  };
+  return newTable(ecosystem, kind, entries, { upper, inclusive, open, general, listed });
 }
 
 function classify(
@@ -692,4 +668,21 @@ function addCounts(total: AdvisoryIndexStats, counts: AdvisoryIndexStats, sign: 
   for (const key of Object.keys(total) as Array<keyof AdvisoryIndexStats>) {
     if (key !== 'withdrawn') total[key] += sign * counts[key];
   }
+}
+
+/** A match table over its sorted arrays; lookups are built on first use. */
+function newTable(
+  ecosystem: Ecosystem,
+  kind: MatchKind,
+  entries: MatchTable['entries'],
+  arrays: Pick<MatchTable, 'upper' | 'inclusive' | 'open' | 'general' | 'listed'>,
+): MatchTable {
+  return {
+    ecosystem,
+    kind,
+    entries,
+    ...arrays,
+    hasRestrictedEntries: entries.some((entry) => entry.binaries !== null),
+    lookup: null,
+  };
 }
