@@ -465,6 +465,20 @@ describe('scan of a feed URL (local server on 127.0.0.1)', () => {
     expect(third.report.feeds[0].warnings).toHaveLength(1);
     expect((await readdir(cacheDir)).length).toBe(2);
   });
+
+  it('stops with FEED_UNREACHABLE and exit 4 when a feed URL does not answer and nothing is cached', async () => {
+    const silent = createServer();
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    const deadUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/feed.json`;
+    await new Promise<void>((done) => silent.close(() => done()));
+
+    const result = await run([...host(), '--advisories', deadUrl, '--cache-dir', join(dir, 'empty-cache')]);
+
+    expect(result.code).toBe(4);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('FEED_UNREACHABLE');
+    expect(result.stderr).toContain(deadUrl);
+  });
 });
 
 describe.skipIf(!existsSync(join(DATA, 'debian-tracker/DSA-list')))('conformance: real Debian data', () => {
