@@ -13,11 +13,9 @@ import {
   parseOsRelease,
   parsePacmanLocalDb,
   parseRpmQa,
+  RPM_QA_QUERY_FORMAT,
 } from '@patchwarden/core';
 import { UsageError } from './errors.js';
-
-/** The rpm query the agent and `--rpm-qa` files both use, field for field. */
-export const RPM_QUERY_FORMAT = '%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\n';
 
 /** The flags every inventory-reading command accepts. */
 export const INVENTORY_OPTIONS = {
@@ -99,7 +97,7 @@ async function readLocalInventory(os: OsIdentity | null): Promise<Inventory> {
     };
   }
   if (identity.ecosystem === 'rpm') {
-    const { stdout } = await promisify(execFile)('rpm', ['-qa', '--queryformat', RPM_QUERY_FORMAT], {
+    const { stdout } = await promisify(execFile)('rpm', ['-qa', '--queryformat', RPM_QA_QUERY_FORMAT], {
       maxBuffer: 256 * 1024 * 1024,
     });
     return { os: identity, packages: parseRpmQa(stdout, 'rpm -qa') };

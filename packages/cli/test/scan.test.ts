@@ -603,7 +603,7 @@ describe.skipIf(!existsSync(join(DATA, 'osv/almalinux/almalinux9.ndjson')))(
   () => {
     const ndjson = join(DATA, 'osv/almalinux/almalinux9.ndjson');
 
-    /** rpm -qa line (RPM_QUERY_FORMAT) for `name` at `evr`; the source rpm named after the binary (derived). */
+    /** rpm -qa line (RPM_QA_QUERY_FORMAT) for `name` at `evr`; the source rpm named after the binary (derived). */
     function qaLine(name: string, evr: string): string {
       const colon = evr.indexOf(':');
       const epoch = colon >= 0 ? evr.slice(0, colon) : '0';

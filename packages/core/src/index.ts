@@ -4,7 +4,7 @@ export { alpm, parsePacmanDesc, parsePacmanLocalDb } from './ecosystems/alpm/ind
 export { apk, parseApkInstalled } from './ecosystems/apk/index.js';
 export { deb, parseDpkgStatus } from './ecosystems/deb/index.js';
 export { getEcosystem, isEcosystemId, listEcosystems } from './ecosystems/index.js';
-export { parseRpmQa, rpm } from './ecosystems/rpm/index.js';
+export { parseRpmQa, RPM_QA_QUERY_FORMAT, rpm } from './ecosystems/rpm/index.js';
 export { semver } from './ecosystems/semver/index.js';
 export * from './errors.js';
 export { parseOsRelease } from './os/index.js';
