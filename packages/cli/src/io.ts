@@ -5,6 +5,8 @@ export interface Io {
   stdin: NodeJS.ReadableStream;
   stdout: Writable;
   stderr: Writable;
+  /** Environment variables (`PATCHWARDEN_URL`, …); default none. The binary passes `process.env`. */
+  env?: Record<string, string | undefined>;
 }
 
 /** Writes `text`, waiting for the stream to drain when its buffer is full. */

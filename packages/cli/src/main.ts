@@ -18,6 +18,10 @@ const commands: Record<string, { load: () => Promise<Command>; summary: string }
     load: async () => (await import('./commands/scan.js')).scanCommand,
     summary: 'find the advisories that apply to one host, offline',
   },
+  serve: {
+    load: async () => (await import('./commands/serve.js')).serveCommand,
+    summary: 'run the server (REST API, agent protocol, feed sync)',
+  },
 };
 
 function usage(): string {

@@ -56,3 +56,73 @@ export async function lockAuditChain(trx: Kysely<Database>, dialect: StoreDialec
     await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`.execute(trx);
   }
 }
+
+/**
+ * Runs `work` only when no other process (replica) holds the lock named `key`, and returns its
+ * result; returns `{ acquired: false }` at once when another holds it. PostgreSQL: a session
+ * advisory lock on one pooled connection, held for the duration of `work` and released after
+ * (also when `work` throws; a crashed process's lock goes with its connection). SQLite serves one
+ * process, so the lock is a per-store flag.
+ */
+export async function withExclusiveLock<T>(
+  db: Kysely<Database>,
+  dialect: StoreDialect,
+  key: number,
+  work: () => Promise<T>,
+): Promise<{ acquired: true; value: T } | { acquired: false }> {
+  if (dialect === 'sqlite') {
+    const held = sqliteLocks.get(db) ?? new Set<number>();
+    sqliteLocks.set(db, held);
+    if (held.has(key)) {
+      return { acquired: false };
+    }
+    held.add(key);
+    try {
+      return { acquired: true, value: await work() };
+    } finally {
+      held.delete(key);
+    }
+  }
+  return db.connection().execute(async (connection) => {
+    const { rows } = await sql<{
+      locked: boolean;
+    }>`select pg_try_advisory_lock(${key}) as locked`.execute(connection);
+    if (rows[0]?.locked !== true) {
+      return { acquired: false } as const;
+    }
+    try {
+      return { acquired: true, value: await work() } as const;
+    } finally {
+      await sql`select pg_advisory_unlock(${key})`.execute(connection);
+    }
+  });
+}
+
+const sqliteLocks = new WeakMap<Kysely<Database>, Set<number>>();
+
+/** Lock keys among PostgreSQL advisory locks, one per kind of exclusive scheduled work. */
+export const LOCK_KEYS = {
+  auditChain: AUDIT_CHAIN_LOCK_KEY,
+  feedSync: 0x5057_4653, // 'PWFS'
+  jobTimeouts: 0x5057_4a54, // 'PWJT'
+} as const;
+
+/**
+ * Adds one to the counter `name` (creating it at 1) in the caller's transaction and returns the
+ * new value. Readers compare it with the value they last saw.
+ */
+export async function bumpRevision(trx: Kysely<Database>, name: string): Promise<number> {
+  const row = await trx
+    .insertInto('revisions')
+    .values({ name, value: 1 })
+    .onConflict((oc) => oc.column('name').doUpdateSet({ value: sql`revisions.value + 1` }))
+    .returning('value')
+    .executeTakeFirstOrThrow();
+  return Number(row.value);
+}
+
+/** The counter `name`, 0 when it was never bumped. */
+export async function readRevision(db: Kysely<Database>, name: string): Promise<number> {
+  const row = await db.selectFrom('revisions').select('value').where('name', '=', name).executeTakeFirst();
+  return row === undefined ? 0 : Number(row.value);
+}

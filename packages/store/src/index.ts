@@ -1,7 +1,30 @@
 export { readJson, readOptionalTimestamp, readTimestamp, writeTimestamp } from './codec.js';
 export type { StoreDialect } from './dialect.js';
-export { SQLITE_FILE_NAME } from './dialect.js';
+export {
+  bumpRevision,
+  LOCK_KEYS,
+  readRevision,
+  SQLITE_FILE_NAME,
+  withExclusiveLock,
+} from './dialect.js';
 export { migrateToLatest, migrations } from './migrate.js';
+export {
+  type ApiToken,
+  bindRole,
+  countUsers,
+  createApiToken,
+  createNodeKey,
+  createUser,
+  findApiTokenByHash,
+  findNodeKeyByHash,
+  listRoleBindings,
+  type NodeKey,
+  type RoleBindingRecord,
+  revokeNodeKeys,
+  type TokenLookup,
+  touchApiToken,
+  type User,
+} from './repositories/access.js';
 export {
   type AuditChainReport,
   type AuditEntry,

@@ -8,11 +8,13 @@ import {
   sql,
 } from 'kysely';
 import * as initial from './migrations/2026-11-21-001-initial.js';
+import * as server from './migrations/2026-11-22-001-server.js';
 import type { Database } from './schema.js';
 
 /** Every migration, by name; names sort in the order they run. Released ones are never edited. */
 export const migrations: Readonly<Record<string, Migration>> = {
   '2026-11-21-001-initial': initial,
+  '2026-11-22-001-server': server,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...migrations }) };

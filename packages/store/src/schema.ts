@@ -61,6 +61,99 @@ export interface HostsTable {
   last_seen_at: Timestamp | null;
   package_set_id: string | null;
   inventory_updated_at: Timestamp | null;
+  /** The last inventory delta applied (0 after a full inventory); `bigint`, a string on PostgreSQL. */
+  inventory_seq: ColumnType<number | string, number | undefined, number>;
+  /** The agent's stable machine identity (`/etc/machine-id`), when it sent one. */
+  machine_id: string | null;
+  kernel: string | null;
+  agent_version: string | null;
+  /** 0 or 1. */
+  reboot_required: ColumnType<number, number | undefined, number>;
+  /** JSON array of the packages that asked for the reboot. */
+  reboot_packages: ColumnType<JsonText, JsonText | undefined, JsonText>;
+  /** Rollups of the open findings, rewritten with them. */
+  open_findings: ColumnType<number, number | undefined, number>;
+  kev_findings: ColumnType<number, number | undefined, number>;
+  worst_severity: string | null;
+  max_risk_score: number | null;
+  earliest_due_at: Timestamp | null;
+}
+
+/** A per-host difference from the base package set; `version` null removes the package. */
+export interface HostPackageOverridesTable {
+  host_id: string;
+  ecosystem: string;
+  name: string;
+  /** '' when the package has no architecture. */
+  architecture: string;
+  version: string | null;
+  source_name: string | null;
+  source_version: string | null;
+}
+
+export type FeedKind =
+  | 'auto'
+  | 'osv'
+  | 'debian-tracker'
+  | 'debian-dsa-list'
+  | 'alpine-secdb'
+  | 'kev'
+  | 'epss';
+export type FeedSyncStatus = 'running' | 'ok' | 'failed';
+
+/** A named advisory source: a URL or a local path, synced on a schedule and on demand. */
+export interface FeedsTable {
+  id: string;
+  name: string;
+  kind: FeedKind;
+  location: string;
+  /** Seconds between scheduled syncs; null syncs only on demand. */
+  schedule_seconds: number | null;
+  /** 0 or 1. */
+  enabled: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  next_sync_at: Timestamp | null;
+  last_sync_started_at: Timestamp | null;
+  last_sync_finished_at: Timestamp | null;
+  last_sync_status: FeedSyncStatus | null;
+  last_sync_error: string | null;
+  /** JSON object of the last sync's counts (records added, changed, removed, hosts re-evaluated). */
+  last_sync_counts: ColumnType<JsonText, JsonText | undefined, JsonText>;
+}
+
+export interface KevEntriesTable {
+  cve_id: string;
+  feed_id: string | null;
+  /** JSON of core's `KevEntry`. */
+  record: JsonText;
+  content_hash: string;
+}
+
+export interface EpssScoresTable {
+  cve_id: string;
+  feed_id: string | null;
+  epss: number;
+  percentile: number;
+  scored_on: string | null;
+}
+
+/** Named monotone counters (`advisories`), bumped in the transaction that changes what they count. */
+export interface RevisionsTable {
+  name: string;
+  /** `bigint`, a string on PostgreSQL. */
+  value: number | string;
+}
+
+export type Role = 'admin' | 'operator' | 'approver' | 'auditor';
+
+/** A user holds a role everywhere (`group_id` null) or for the hosts of one group. */
+export interface RoleBindingsTable {
+  id: string;
+  user_id: string;
+  role: Role;
+  group_id: string | null;
+  created_at: Timestamp;
 }
 
 export interface AdvisoriesTable {
@@ -77,6 +170,9 @@ export interface AdvisoriesTable {
   withdrawn_at: Timestamp | null;
   /** sha256 of the normalised record, so a feed sync writes only what changed. */
   content_hash: string;
+  feed_id: string | null;
+  /** JSON `{ advisory, origin }` exactly as core parsed it; the detection index is built from it. */
+  record: ColumnType<JsonText, JsonText | undefined, JsonText>;
 }
 
 export interface AdvisoryAffectedTable {
@@ -104,6 +200,18 @@ export interface FindingsTable {
   opened_at: Timestamp;
   fixed_at: Timestamp | null;
   due_at: Timestamp | null;
+  ecosystem: string | null;
+  architecture: string | null;
+  source_package: string | null;
+  fix_state: string | null;
+  /** JSON array of the CVE ids this advisory covers. */
+  cves: ColumnType<JsonText, JsonText | undefined, JsonText>;
+  /** 0 or 1. */
+  is_kev: ColumnType<number, number | undefined, number>;
+  epss: number | null;
+  /** JSON of core's `FindingEvidence` for this advisory. */
+  evidence: ColumnType<JsonText, JsonText | undefined, JsonText>;
+  updated_at: Timestamp | null;
 }
 
 export interface FindingEventsTable {
@@ -220,6 +328,12 @@ export interface Database {
   node_keys: NodeKeysTable;
   jobs: JobsTable;
   audit_log: AuditLogTable;
+  feeds: FeedsTable;
+  kev_entries: KevEntriesTable;
+  epss_scores: EpssScoresTable;
+  revisions: RevisionsTable;
+  host_package_overrides: HostPackageOverridesTable;
+  role_bindings: RoleBindingsTable;
 }
 
 export type HostRow = Selectable<HostsTable>;
