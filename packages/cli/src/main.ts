@@ -22,10 +22,46 @@ const commands: Record<string, { load: () => Promise<Command>; summary: string }
     load: async () => (await import('./commands/serve.js')).serveCommand,
     summary: 'run the server (REST API, agent protocol, feed sync)',
   },
+  db: {
+    load: async () => (await import('./commands/db.js')).dbCommand,
+    summary: 'database maintenance: db migrate',
+  },
+  hosts: {
+    load: async () => (await import('./commands/hosts.js')).hostsCommand,
+    summary: 'list and show hosts (server)',
+  },
+  findings: {
+    load: async () => (await import('./commands/findings.js')).findingsCommand,
+    summary: 'list findings (server)',
+  },
+  advisories: {
+    load: async () => (await import('./commands/advisories.js')).advisoriesCommand,
+    summary: 'show an advisory and the hosts it affects (server)',
+  },
+  feeds: {
+    load: async () => (await import('./commands/feeds.js')).feedsCommand,
+    summary: 'add, list and sync advisory feeds (server)',
+  },
+  summary: {
+    load: async () => (await import('./commands/summary.js')).summaryCommand,
+    summary: 'fleet summary (server)',
+  },
+  tokens: {
+    load: async () => (await import('./commands/tokens.js')).tokensCommand,
+    summary: 'create and revoke API tokens (server)',
+  },
+  'enroll-secrets': {
+    load: async () => (await import('./commands/enroll-secrets.js')).enrollSecretsCommand,
+    summary: 'create and revoke agent enrolment secrets (server)',
+  },
+  users: {
+    load: async () => (await import('./commands/users.js')).usersCommand,
+    summary: 'create users and grant roles (server)',
+  },
 };
 
 function usage(): string {
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)}${c.summary}`);
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(16)}${c.summary}`);
   return `usage: patchwarden <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun \`patchwarden <command> --help\` for a command's options.\n`;
 }
 

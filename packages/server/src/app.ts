@@ -2,11 +2,25 @@ import swagger from '@fastify/swagger';
 import type { Store } from '@patchwarden/store';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
+import { createDetectionService } from './detection/service.js';
+import type { DetectionService } from './detection/types.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerErrorHandler } from './plugins/errors.js';
 import { registerGzipRequests } from './plugins/gzip.js';
 import { createMetrics, type Metrics } from './plugins/metrics.js';
+import { advisoriesRoutes } from './routes/advisories/index.js';
+import { agentRoutes } from './routes/agent/index.js';
+import { auditRoutes } from './routes/audit/index.js';
+import { enrollSecretsRoutes } from './routes/enroll-secrets/index.js';
+import { feedsRoutes } from './routes/feeds/index.js';
+import { findingsRoutes } from './routes/findings/index.js';
+import { groupsRoutes } from './routes/groups/index.js';
 import { healthRoutes } from './routes/health/index.js';
+import { hostsRoutes } from './routes/hosts/index.js';
+import { patchesRoutes } from './routes/patches/index.js';
+import { summaryRoutes } from './routes/summary/index.js';
+import { tokensRoutes } from './routes/tokens/index.js';
+import { usersRoutes } from './routes/users/index.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,6 +31,7 @@ declare module 'fastify' {
     metrics: Metrics;
     /** False while the database does not answer; `/readyz` reports it. */
     isDatabaseReady: () => Promise<boolean>;
+    detection: DetectionService;
   }
 }
 
@@ -48,6 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('now', deps.now ?? (() => new Date()));
   app.decorate('metrics', createMetrics(app));
   app.decorate('isDatabaseReady', () => isDatabaseReady(deps.store));
+  app.decorate('detection', createDetectionService({ store: deps.store, log: app.log, now: app.now }));
 
   registerErrorHandler(app);
   registerGzipRequests(app);
@@ -73,6 +89,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         app.swagger(),
       );
       // One plugin per resource, each with its prefix.
+      await api.register(agentRoutes, { prefix: '/agent' });
+      await api.register(enrollSecretsRoutes, { prefix: '/enroll-secrets' });
+      await api.register(usersRoutes, { prefix: '/users' });
+      await api.register(tokensRoutes, { prefix: '/tokens' });
+      await api.register(auditRoutes, { prefix: '/audit' });
+      await api.register(feedsRoutes, { prefix: '/feeds' });
+      await api.register(advisoriesRoutes, { prefix: '/advisories' });
+      await api.register(hostsRoutes, { prefix: '/hosts' });
+      await api.register(findingsRoutes, { prefix: '/findings' });
+      await api.register(patchesRoutes, { prefix: '/patches' });
+      await api.register(summaryRoutes, { prefix: '/summary' });
+      await api.register(groupsRoutes, { prefix: '/groups' });
     },
     { prefix: API_PREFIX },
   );

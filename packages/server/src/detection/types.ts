@@ -1,0 +1,35 @@
+import type { PackageRef } from '@patchwarden/core';
+import type { Database } from '@patchwarden/store';
+import type { Kysely } from 'kysely';
+
+/** What one host evaluation changed. */
+export interface HostEvaluation {
+  hostId: string;
+  /** Finding rows (host × package × advisory) opened, reopened and fixed by this evaluation. */
+  opened: number;
+  reopened: number;
+  fixed: number;
+  /** Open finding rows after it. */
+  open: number;
+}
+
+/**
+ * Keeps findings current. The advisory index lives in memory per replica as a cache, rebuilt or
+ * updated when the database's `advisories` revision moves; findings live only in the database.
+ */
+export interface DetectionService {
+  /**
+   * Re-evaluates one host from its stored inventory, in `trx` (the check-in's transaction), writing
+   * findings, finding events and the host's rollups. With `packageNames`, only findings of those
+   * installed packages are re-judged (a delta check-in); others are left as they are.
+   */
+  evaluateHost(
+    trx: Kysely<Database>,
+    hostId: string,
+    options?: { packageNames?: readonly string[] },
+  ): Promise<HostEvaluation>;
+  /** Re-evaluates every host that has one of `refs` installed (after a feed sync changed them). */
+  reevaluatePackages(refs: readonly PackageRef[]): Promise<{ hosts: number }>;
+  /** Brings the in-memory index up to the database's revision; returns that revision. */
+  refresh(): Promise<number>;
+}
