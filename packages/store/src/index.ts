@@ -26,6 +26,19 @@ export {
   type User,
 } from './repositories/access.js';
 export {
+  ADVISORIES_REVISION,
+  advisoryContentHash,
+  advisoryRowId,
+  getAdvisory,
+  listAdvisoryInputs,
+  loadEpssScores,
+  loadKevEntries,
+  type PutAdvisoriesResult,
+  putAdvisories,
+  putEpssScores,
+  putKevEntries,
+} from './repositories/advisories.js';
+export {
   type AuditChainReport,
   type AuditEntry,
   appendAuditEntry,
