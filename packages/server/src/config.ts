@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { PatchwardenError } from '@patchwarden/core';
-import { type Static, Type } from 'typebox';
+import { type Static, type TSchema, Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 
@@ -67,11 +67,6 @@ export const ConfigSchema = Type.Object(
       env: 'PATCHWARDEN_BOOTSTRAP_TOKEN',
       description:
         "the first admin's API token on an empty database: pwt_ and at least 32 of [A-Za-z0-9_-]; unset prints a random one once",
-    }),
-    publicUrl: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
-      default: null,
-      env: 'PATCHWARDEN_PUBLIC_URL',
-      description: 'the URL agents and the CLI reach this server at, for printed hints',
     }),
     bodyLimitBytes: Type.Integer({
       minimum: 1024,
@@ -141,10 +136,14 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     }
   }
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(merged)) as Record<string, unknown>;
-  for (const error of Value.Errors(ConfigSchema, withDefaults)) {
-    const where =
-      error.instancePath === '' ? '(top level)' : error.instancePath.slice(1).replaceAll('/', '.');
-    problems.push(`${where}: ${error.message}`);
+  const settings = ConfigSchema.properties as Record<string, TSchema>;
+  for (const name of Object.keys(withDefaults)) {
+    const schema = settings[name];
+    if (schema === undefined) {
+      problems.push(`${name}: not a setting (known: ${Object.keys(settings).join(', ')})`);
+      continue;
+    }
+    problems.push(...settingProblems(name, schema, withDefaults[name]));
   }
   if (problems.length > 0) {
     throw new PatchwardenError('INVALID_CONFIG', `invalid configuration:\n  ${problems.join('\n  ')}`, 400);
@@ -180,6 +179,22 @@ function readConfigFile(file: string, problems: string[]): Record<string, unknow
     return {};
   }
   return parsed as Record<string, unknown>;
+}
+
+/** One line per failing path of one setting; a choice among words says which words. */
+function settingProblems(name: string, schema: TSchema, value: unknown): string[] {
+  const lines = new Map<string, string>();
+  for (const error of Value.Errors(schema, value)) {
+    const path = `${name}${error.instancePath.replaceAll('/', '.')}`;
+    if (!lines.has(path)) {
+      lines.set(path, `${path}: ${error.message}`);
+    }
+  }
+  const choices = (schema as { anyOf?: Array<{ const?: unknown }> }).anyOf;
+  if (lines.size > 0 && choices?.every((choice) => choice.const !== undefined)) {
+    return [`${name}: must be one of ${choices.map((choice) => String(choice.const)).join(', ')}`];
+  }
+  return [...lines.values()];
 }
 
 /** Environment variables are text; numbers and `null` are converted where the setting expects them. */

@@ -1,7 +1,52 @@
-import { UsageError } from '../errors.js';
-import type { Io } from '../io.js';
+import { loadConfig } from '@patchwarden/server';
+import { migrateToLatest, openStore } from '@patchwarden/store';
+import { parseCommandArgs } from '../args.js';
+import { EXIT, UsageError } from '../errors.js';
+import { type Io, write } from '../io.js';
 
-/** `patchwarden db` — not built yet. */
-export async function dbCommand(_args: string[], _io: Io): Promise<number> {
-  throw new UsageError('patchwarden db is not built yet');
+const USAGE = `usage: patchwarden db migrate [--config FILE] [--data-dir D] [--json]
+Brings the database to this version's schema: SQLite under --data-dir (default ./patchwarden-data),
+or PostgreSQL when PATCHWARDEN_DATABASE_URL is set. \`serve\` does the same on start. A database
+migrated by a newer Patchwarden is refused (DATABASE_NEWER_THAN_CODE) and left unchanged.`;
+
+export async function dbCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    args,
+    { config: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } },
+    USAGE,
+  );
+  if (values.help) {
+    await write(io.stdout, `${USAGE}\n`);
+    return EXIT.ok;
+  }
+  const [action, ...extra] = positionals;
+  if (action !== 'migrate' || extra.length > 0) {
+    throw new UsageError(
+      `${action === undefined ? 'missing action' : `unknown action ${JSON.stringify(positionals.join(' '))}`}\n${USAGE}`,
+    );
+  }
+  const config = loadConfig({
+    env: io.env ?? {},
+    ...(values.config === undefined ? {} : { file: values.config as string }),
+    flags: { dataDir: values['data-dir'] },
+  });
+  const store = await openStore(
+    config.databaseUrl === null ? { dataDir: config.dataDir } : { url: config.databaseUrl },
+  );
+  try {
+    const applied = await migrateToLatest(store.db);
+    if (values.json) {
+      await write(io.stdout, `${JSON.stringify({ applied }, null, 2)}\n`);
+    } else {
+      await write(
+        io.stdout,
+        applied.length === 0
+          ? 'the database is up to date\n'
+          : `applied ${applied.length} migration(s):\n${applied.map((name) => `  ${name}`).join('\n')}\n`,
+      );
+    }
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
 }
