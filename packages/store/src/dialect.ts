@@ -23,8 +23,8 @@ export function createSqliteDialect(dataDir: string): Dialect {
 }
 
 /**
- * The Kysely dialect for a `postgres://` URL, on a connection pool. An idle connection that the server
- * drops (a restart, a failover) is an `error` event on the pool, which would crash the process if nobody
+ * The Kysely dialect for a `postgres://` URL, on a connection pool. A connection that the server
+ * drops (a restart, a failover) is an `error` event, which would crash the process if nobody
  * listened: the pool discards that connection and the next query opens a new one, so the error goes to
  * `onPoolError` (default: a process warning) instead.
  */
@@ -34,6 +34,13 @@ export function createPostgresDialect(
 ): Dialect {
   const pool = new pg.Pool({ connectionString: url });
   pool.on('error', onPoolError);
+  // The pool listens for errors only on idle clients. A server shutdown can also reach a client that
+  // is checked out between queries (or holding an advisory lock), and an 'error' event nobody listens
+  // to would end the process: every client gets a listener for its whole life. The dead client is
+  // not queryable any more, so the pool drops it when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', onPoolError);
+  });
   return new PostgresDialect({ pool });
 }
 

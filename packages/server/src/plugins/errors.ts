@@ -52,6 +52,15 @@ export function registerErrorHandler(app: FastifyInstance): void {
       const code = FASTIFY_CODES[fastifyError.code] ?? 'BAD_REQUEST';
       return reply.status(fastifyError.statusCode).send({ error: { code, message: err.message } });
     }
+    if (isDatabaseUnavailable(err)) {
+      request.log.warn({ err: err.message }, 'database unavailable');
+      return reply
+        .status(503)
+        .header('retry-after', '5')
+        .send({
+          error: { code: 'DATABASE_UNAVAILABLE', message: 'the database is not reachable; retry shortly' },
+        });
+    }
     request.log.error({ err }, 'request failed');
     return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal server error' } });
   });
@@ -62,5 +71,35 @@ export function registerErrorHandler(app: FastifyInstance): void {
         message: `no route ${request.method} ${request.url.split('?')[0]}`,
       },
     }),
+  );
+}
+
+// PostgreSQL: connection failures, admin shutdown, cannot connect now, and node's socket errors.
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+]);
+
+/** True for errors meaning "the database is away" rather than "this request is wrong". */
+function isDatabaseUnavailable(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+  if (
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(err.message)
+  ) {
+    return true;
+  }
+  return (
+    err instanceof AggregateError &&
+    err.errors.some((inner) => inner instanceof Error && isDatabaseUnavailable(inner))
   );
 }
