@@ -60,6 +60,9 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
         durationMs: Math.round(performance.now() - started),
       });
     });
+    child.stdin.on('error', () => {
+      // A child that exits without reading its stdin closes the pipe (EPIPE): not a failure of the run.
+    });
     child.stdin.end(options.input ?? '');
   });
 }

@@ -1,0 +1,9 @@
+export { DriverError } from '../dnf/rpm.js';
+export {
+  capabilityOf,
+  createZypperDriver,
+  parseInstallSummary,
+  parseListUpdates,
+  type ZypperDriverOptions,
+} from './driver.js';
+export { classifyZypperFailure, ZYPPER_EXIT, ZYPPER_SUCCESS_EXITS } from './errors.js';
