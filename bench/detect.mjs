@@ -1,4 +1,4 @@
-// `npm run bench -- detect [--hosts N] [--ranges N] [--naive-hosts N] [--seed S]` (after `npm run build`).
+// `npm run bench -- detect [--hosts N] [--ranges N] [--naive-hosts N] [--seed S] [--quick R]` (after `npm run build`).
 //
 // Detection throughput on a synthetic Debian 12 fleet built from real package sets
 // (../shared/data/inventories/debian12-dpkg-status and this machine's /var/lib/dpkg/status, topped
@@ -19,6 +19,7 @@
 // store) outside the timed part, and moved out of the young generation (two minor GCs) before it,
 // so that the timed part pays for detection's own allocations, not the loader's. Wall and process
 // CPU time are both reported (the machine may be shared). Prints one JSON object.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -185,6 +186,39 @@ export async function run(args) {
   };
 
   // --- whole-fleet detection ---------------------------------------------------------------------
+  if (options.quick > 0) {
+    // `--quick N`: only the fleet, N rounds without and N with a memo, the first of each with a digest
+    // of every finding (to compare builds).
+    const rounds = [];
+    for (let r = 0; r < options.quick; r++) {
+      const digest = r === 0 ? createHash('sha256') : null;
+      const once = fleetRun(index, hosts, universe, debian12, baseContext, false, digest);
+      rounds.push({ ...summary(once, hostCount), ...(digest ? { digest: digest.digest('hex') } : {}) });
+    }
+    // Heap in use after the no-memo rounds (the index with its lookups and per-place results; no memo
+    // holds anything): compare two builds' figures.
+    gc();
+    const heapAfterFleetMiB = round(process.memoryUsage().heapUsed / 2 ** 20, 1);
+    const memoRounds = [];
+    for (let r = 0; r < options.quick; r++) {
+      const digest = r === 0 ? createHash('sha256') : null;
+      const context = { ...baseContext, memo: core.createDetectionMemo() };
+      const once = fleetRun(index, hosts, universe, debian12, context, false, digest);
+      memoRounds.push({ ...summary(once, hostCount), ...(digest ? { digest: digest.digest('hex') } : {}) });
+    }
+    const result = {
+      bench: 'detect',
+      quick: true,
+      seed: options.seed,
+      hosts: hostCount,
+      indexHeapMiB: round(indexHeap / 2 ** 20, 1),
+      heapAfterFleetMiB,
+      noMemo: rounds,
+      withMemo: memoRounds,
+    };
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return result;
+  }
   const primary = fleetRun(index, hosts, universe, debian12, baseContext);
   // Three rounds, each with a fresh memo; the median round is reported (the machine may be shared).
   const withMemo = medianRun(() =>
@@ -407,7 +441,7 @@ export async function run(args) {
   return result;
 }
 
-function fleetRun(index, hosts, universe, os, context, keepResults = false) {
+function fleetRun(index, hosts, universe, os, context, keepResults = false, digest = null) {
   let ms = 0;
   let cpuMs = 0;
   let findings = 0;
@@ -427,6 +461,7 @@ function fleetRun(index, hosts, universe, os, context, keepResults = false) {
     gc({ type: 'minor' });
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    const chunkFound = digest === null ? null : [];
     for (let k = 0; k < inventories.length; k++) {
       const inventory = inventories[k];
       const hostContext = { ...context, criticality: criticalityOf(start + k) };
@@ -435,10 +470,12 @@ function fleetRun(index, hosts, universe, os, context, keepResults = false) {
       for (const f of found) evidence += f.evidence.length;
       if (keepResults)
         results.push(found.map((f) => `${f.package}:${[...f.advisories].sort().join(',')}`).sort());
+      if (chunkFound !== null) chunkFound.push(found);
     }
     ms += performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     cpuMs += (cpu.user + cpu.system) / 1000;
+    if (chunkFound !== null) for (const found of chunkFound) digest.update(JSON.stringify(found));
   }
   return { ms, cpuMs, findings, evidence, stats, results };
 }
@@ -735,7 +772,7 @@ function builtInTemplates() {
 }
 
 function parseOptions(args) {
-  const options = { hosts: 10_000, ranges: 100_000, naiveHosts: 200, seed: 42 };
+  const options = { hosts: 10_000, ranges: 100_000, naiveHosts: 200, seed: 42, quick: 0 };
   for (let i = 0; i < args.length; i += 2) {
     const key = args[i].replace(/^--/, '').replace(/-(\w)/g, (_, c) => c.toUpperCase());
     if (!(key in options)) throw new Error(`unknown option ${args[i]}`);

@@ -85,6 +85,12 @@ export interface ScopeTable {
   /** `debian:12`, or the ecosystem id for application packages. */
   readonly scopeKey: string;
   readonly names: Map<string, NameBucket>;
+  /**
+   * Whether an entry was ever placed here by source name, and by binary name (`binary` or `listed`):
+   * when one never was, detection skips looking that name up. Never reset.
+   */
+  hasSourceNames: boolean;
+  hasBinaryNames: boolean;
 }
 
 /** @internal */
@@ -131,6 +137,8 @@ export interface Interval {
   readonly fixed: string | null;
   readonly lastAffected: string | null;
   readonly limit: string | null;
+  /** The evidence's description of the interval (after `installed <version>`), made on first use. */
+  text: string | null;
 }
 
 /** @internal */
@@ -180,6 +188,11 @@ export interface TableLookup {
   readonly inclusiveCuts: Int32Array;
   readonly listedCuts: Int32Array;
   readonly general: GeneralIndex;
+  /**
+   * Per place of a version among `versions` (as `locate` in detect.ts numbers them: 2 × versions + 1
+   * places), what detection derived from the intervals holding it, made on first use (owned by detect.ts).
+   */
+  readonly slots: unknown[];
   /**
    * Per item of `upper`, `inclusive`, `open`, `general` and `listed`: its entry's rank among the
    * table's entries by `sortKey` (equal keys, equal ranks), to order one table's matches by integers.
@@ -355,6 +368,8 @@ function place(
     pending.set(bucket, lists);
   }
   lists[kind].push(entry);
+  if (kind === 'source') table.hasSourceNames = true;
+  else table.hasBinaryNames = true;
   record.placements.push({ table, name, kind });
 }
 
@@ -362,7 +377,7 @@ function scopeTable(index: AdvisoryIndex, ecosystem: Ecosystem, label: string): 
   const key = tableKey(ecosystem.id, label);
   let table = index.tables.get(key);
   if (table === undefined) {
-    table = { ecosystem, scopeKey: label, names: new Map() };
+    table = { ecosystem, scopeKey: label, names: new Map(), hasSourceNames: false, hasBinaryNames: false };
     index.tables.set(key, table);
   }
   return table;
@@ -419,6 +434,7 @@ function compileEntry(
       fixed: range.fixed,
       lastAffected: range.lastAffected,
       limit: range.limit,
+      text: null,
     });
   }
   for (const version of affected.versions) {
@@ -519,6 +535,7 @@ export function tableLookup(table: MatchTable): TableLookup {
       others,
     },
     ranks: rankEntries(table),
+    slots: new Array(2 * versions.length + 1).fill(undefined),
   };
   return table.lookup;
 }

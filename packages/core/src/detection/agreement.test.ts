@@ -115,6 +115,54 @@ describe('detection: the index agrees with the definition', () => {
     );
   });
 
+  it('gives each host what a fresh index gives it, whatever hosts came before (kept per-place results)', () => {
+    // Every kind of bound, so that tables with intervals checked one by one are among them.
+    const sometimes = fc.oneof(
+      { arbitrary: fc.constant(null), weight: 3 },
+      { arbitrary: arbVersion, weight: 1 },
+    );
+    const arbAnyRange: fc.Arbitrary<AffectedRange> = fc.record({
+      introduced: fc.option(arbVersion, { freq: 2, nil: null }),
+      fixed: fc.option(arbVersion, { freq: 4, nil: null }),
+      lastAffected: sometimes,
+      limit: sometimes,
+    });
+    const arbAnyAdvisories = fc
+      .array(
+        fc.array(
+          fc
+            .record({
+              name: fc.constantFrom('foo', 'bar'),
+              ranges: fc.array(arbAnyRange, { maxLength: 3 }),
+              versions: fc.array(arbVersion, { maxLength: 3 }),
+              noFixReason: fc.constantFrom(null, 'ignored'),
+            })
+            .map((fields) => affected(fields)),
+          { minLength: 1, maxLength: 2 },
+        ),
+        { minLength: 1, maxLength: 24 },
+      )
+      .map((lists) => lists.map((list, i) => advisory({ id: `CVE-2024-${1000 + i}`, affected: list })));
+    fc.assert(
+      fc.property(
+        fc.oneof(arbAdvisories, arbAnyAdvisories),
+        fc.array(fc.tuple(arbVersion, arbVersion), { minLength: 1, maxLength: 6 }),
+        (advisories, installed) => {
+          const shared = buildAdvisoryIndex(advisories.map((adv) => entry(adv)));
+          for (const [version, sourceVersion] of installed) {
+            const host = inventory(os('debian', '12'), [
+              pkg('foo', version),
+              pkg('libbar1', version, { sourceName: 'bar', sourceVersion }),
+            ]);
+            const fresh = buildAdvisoryIndex(advisories.map((adv) => entry(adv)));
+            expect(detectFindings(shared, host, context())).toEqual(detectFindings(fresh, host, context()));
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
   it('spells a fixed version the same whatever order records with equal, differently spelled fixes arrive in', () => {
     const fix = (id: string, fixed: string) =>
       advisory({

@@ -10,6 +10,7 @@ import {
   type Interval,
   type MatchKind,
   type MatchTable,
+  type NameBucket,
   type ScopeTable,
   tableKey,
   tableLookup,
@@ -19,9 +20,13 @@ import { type PackageRef, scopeKey, scopeOf } from './scope.js';
 
 /** Everything besides the index and the inventory that a finding depends on. */
 export interface DetectionContext {
-  /** CISA KEV entries by CVE id. */
+  /**
+   * CISA KEV entries by CVE id. Read as a snapshot: what detection derives from it is kept for as long
+   * as the same Map is passed (and by `DetectionMemo`), so pass a new Map when the catalogue changes
+   * rather than changing this one.
+   */
   kev: ReadonlyMap<string, KevEntry>;
-  /** EPSS scores by CVE id. */
+  /** EPSS scores by CVE id; a snapshot, like `kev`. */
   epss: ReadonlyMap<string, EpssScore>;
   /** The host's criticality, for the risk score. */
   criticality: Criticality;
@@ -171,49 +176,58 @@ export function detectPackages(
       continue;
     }
     if (tables.length === 0) continue;
-    const candidates = lookUp(tables, pkg);
-    if (candidates === null) continue;
+    const count = lookUp(tables, pkg);
+    if (count === 0) continue;
+    const candidates = candidateScratch;
     stats.hits++;
-    let verdict: Verdict | null;
+    const sourceVersion = pkg.source === null ? pkg.version : pkg.source.version;
     if (memo === null) {
-      verdict = judge(candidates, pkg, context, stats);
+      const only = count === 1 ? candidates[0]! : null;
+      let template =
+        only !== null && only.kind !== 'listed' && !only.hasRestrictedEntries
+          ? slotTemplate(only, pkg, stats)
+          : undefined;
+      if (template === undefined) template = judgeTemplate(candidates, count, pkg, stats);
+      if (template === null) continue;
+      const evidence = evidenceOf(template, pkg.version, sourceVersion);
+      findings.push(toFinding(pkg, template, evidence, context, dues));
+      continue;
+    }
+    let verdicts: Map<string, Verdict | null>;
+    let key: string;
+    const only = count === 1 ? candidates[0]! : null;
+    if (only !== null && only.kind !== 'listed' && !only.hasRestrictedEntries) {
+      // The verdict depends on the compared version only, and for source matches on whether the
+      // binary's version differs (the evidence says "installed source …").
+      key =
+        only.kind === 'binary'
+          ? pkg.version
+          : sourceVersion === pkg.version
+            ? sourceVersion
+            : `${sourceVersion}\u0000s`;
+      let perTable = memo.byTable.get(only);
+      if (perTable === undefined) {
+        perTable = new Map();
+        memo.byTable.set(only, perTable);
+      }
+      verdicts = perTable;
     } else {
-      let verdicts: Map<string, Verdict | null>;
-      let key: string;
-      const only = candidates.length === 1 ? candidates[0]! : null;
-      if (only !== null && only.kind !== 'listed' && !only.hasRestrictedEntries) {
-        const sourceVersion = pkg.source === null ? pkg.version : pkg.source.version;
-        // The verdict depends on the compared version only, and for source matches on whether the
-        // binary's version differs (the evidence says "installed source …").
-        key =
-          only.kind === 'binary'
-            ? pkg.version
-            : sourceVersion === pkg.version
-              ? sourceVersion
-              : `${sourceVersion}\u0000s`;
-        let perTable = memo.byTable.get(only);
-        if (perTable === undefined) {
-          perTable = new Map();
-          memo.byTable.set(only, perTable);
-        }
-        verdicts = perTable;
-      } else {
-        key = `${memoPrefix}${pkg.ecosystem}\u0000${pkg.name}\u0000${pkg.version}\u0000${pkg.source?.name ?? ''}\u0000${pkg.source?.version ?? ''}`;
-        verdicts = memo.verdicts;
-      }
-      const cached = verdicts.get(key);
-      if (cached === undefined) {
-        verdict = judge(candidates, pkg, context, stats);
-        if (memo.count >= memo.maxEntries) resetMemo(memo);
-        verdicts.set(key, verdict);
-        memo.count++;
-      } else {
-        stats.memoHits++;
-        verdict = cached;
-      }
+      key = `${memoPrefix}${pkg.ecosystem}\u0000${pkg.name}\u0000${pkg.version}\u0000${pkg.source?.name ?? ''}\u0000${pkg.source?.version ?? ''}`;
+      verdicts = memo.verdicts;
+    }
+    let verdict = verdicts.get(key);
+    if (verdict === undefined) {
+      const template = judgeTemplate(candidates, count, pkg, stats);
+      verdict =
+        template === null ? null : { template, evidence: evidenceOf(template, pkg.version, sourceVersion) };
+      if (memo.count >= memo.maxEntries) resetMemo(memo);
+      verdicts.set(key, verdict);
+      memo.count++;
+    } else {
+      stats.memoHits++;
     }
     if (verdict === null) continue;
-    findings.push(toFinding(pkg, verdict, context, dues));
+    findings.push(toFinding(pkg, verdict.template, verdict.evidence, context, dues));
   }
   stats.findings += findings.length;
   return findings;
@@ -266,32 +280,43 @@ function tablesFor(
 /** A table reached by the package's names: its entries, their ecosystem and how they match. */
 type Candidate = MatchTable;
 
-/** The tables reached by the package's names, or null (no allocation) on the common miss. */
-function lookUp(tables: readonly ScopeTable[], pkg: InstalledPackage): Candidate[] | null {
-  const sourceName = pkg.source === null ? pkg.name : pkg.source.name;
-  let candidates: Candidate[] | null = null;
-  for (const table of tables) {
-    const bySource = table.names.get(sourceName);
-    const byBinary = sourceName === pkg.name ? bySource : table.names.get(pkg.name);
-    if (bySource === undefined && byBinary === undefined) continue;
-    const source = bySource?.source ?? null;
-    const binary = byBinary?.binary ?? null;
-    const listed = byBinary?.listed ?? null;
-    if (source === null && binary === null && listed === null) continue;
-    candidates ??= [];
-    if (source !== null) candidates.push(source);
-    if (binary !== null) candidates.push(binary);
-    if (listed !== null) candidates.push(listed);
+/**
+ * The tables reached by the package being judged: the first `candidateCount` items (the array is
+ * reused by every lookup and never shrunk: detection runs to completion, synchronously).
+ */
+const candidateScratch: Candidate[] = [];
+
+/** Fills `candidateScratch` with the tables reached by the package's names; returns how many. */
+function lookUp(tables: readonly ScopeTable[], pkg: InstalledPackage): number {
+  const { name } = pkg;
+  const sourceName = pkg.source === null ? name : pkg.source.name;
+  let count = 0;
+  for (let t = 0; t < tables.length; t++) {
+    const table = tables[t]!;
+    const { names } = table;
+    let bySource: NameBucket | undefined;
+    if (table.hasSourceNames) {
+      bySource = names.get(sourceName);
+      if (bySource !== undefined && bySource.source !== null) candidateScratch[count++] = bySource.source;
+    }
+    if (table.hasBinaryNames) {
+      const byBinary = sourceName === name && table.hasSourceNames ? bySource : names.get(name);
+      if (byBinary !== undefined) {
+        if (byBinary.binary !== null) candidateScratch[count++] = byBinary.binary;
+        if (byBinary.listed !== null) candidateScratch[count++] = byBinary.listed;
+      }
+    }
   }
-  return candidates;
+  return count;
 }
 
-/** One (record, affected entry) that applies, with the interval that decided it (null: `versions` list). */
+/**
+ * One (record, affected entry) that applies, with the interval that decided it (null: `versions` list).
+ * Matches live in a pool reused by every evaluation: they never leave `judgeTemplate`.
+ */
 interface Match {
   entry: CompiledEntry;
   interval: Interval | null;
-  /** The installed version compared: the source version for source-named records. */
-  version: string;
   kind: MatchKind;
   /** The name the record matched by: its own name, or the installed binary's when listed in `binaries`. */
   matchedName: string;
@@ -305,8 +330,12 @@ interface Match {
   fixState: FixState;
 }
 
-/** The host-independent part of a finding. */
-interface Verdict {
+/**
+ * The host-independent part of a finding: everything but the installed version written into the
+ * evidence, the host's risk score and due date. Made per evaluation, or kept per place in a table
+ * (`slotTemplate`) where the place alone decides it.
+ */
+interface Template {
   fixedVersion: string | null;
   fixState: FixState;
   advisories: string[];
@@ -314,33 +343,117 @@ interface Verdict {
   severity: Severity;
   urgencies: string[];
   cvssScore: number | null;
+  items: readonly TemplateItem[];
+  /** The KEV and EPSS maps the figures below were read from (null: not yet read). */
+  kevMap: ReadonlyMap<string, KevEntry> | null;
+  epssMap: ReadonlyMap<string, EpssScore> | null;
   isKev: boolean;
   kevDueDate: string | null;
   knownRansomwareUse: boolean;
   epss: number | null;
   epssPercentile: number | null;
-  evidence: FindingEvidence[];
-  /** Risk score per host criticality, filled on first use. */
-  risk: Partial<Record<Criticality, number>>;
-  /** The last due date computed, for (policy, first-seen day); hosts sharing a memo mostly repeat it. */
-  due: { sla: SlaPolicy; day: number; value: string | null } | null;
+  /** Risk score per host criticality (NaN until first used), for the maps above. */
+  riskLow: number;
+  riskMedium: number;
+  riskHigh: number;
+  riskCritical: number;
+  /** The last due date computed, for (policy, first-seen day, maps above). */
+  dueSla: SlaPolicy | null;
+  dueDay: number;
+  dueValue: string | null;
 }
 
-function judge(
-  candidates: readonly Candidate[],
+/** One evidence entry without its comparison's `installed <version>` part. */
+interface TemplateItem {
+  advisoryId: string;
+  feed: FindingEvidence['feed'];
+  scope: string;
+  matchedName: string;
+  matchedBy: FindingEvidence['matchedBy'];
+  range: FindingEvidence['range'];
+  /** The comparison after `installed <version>`. */
+  text: string;
+  fixedVersion: string | null;
+  fixState: FixState;
+  /** The comparison names the installed binary's version; else the source's (`installed source …` when they differ). */
+  isBinaryVersion: boolean;
+}
+
+/** A template with the evidence of one installed version: what the memo keeps. */
+interface Verdict {
+  template: Template;
+  evidence: FindingEvidence[];
+}
+
+/** The matches of the package being judged, in a pool reused by every evaluation. */
+const matchScratch: Match[] = [];
+const matchPool: Match[] = [];
+
+/**
+ * The template of a package reaching only `table` (not through a `binaries` list, no entry restricted
+ * to some binaries): kept per place of the compared version among the table's versions, since the
+ * place decides which intervals hold it. Undefined when the table has intervals checked one by one
+ * (then `judgeTemplate`); null when nothing applies or the version is invalid (counted).
+ */
+function slotTemplate(
+  table: MatchTable,
   pkg: InstalledPackage,
-  context: DetectionContext,
   stats: DetectionStats,
-): Verdict | null {
+): Template | null | undefined {
+  const lookup = tableLookup(table);
+  if (lookup.general.others.length > 0) return undefined;
+  const { ecosystem } = table;
+  const version = table.kind === 'binary' || pkg.source === null ? pkg.version : pkg.source.version;
+  let at = 0;
+  if (lookup.versions.length === 0) {
+    if (ecosystem.checkVersion(version) !== null) {
+      stats.invalidVersions++;
+      return null;
+    }
+  } else {
+    try {
+      at = locate(lookup.versions, version, ecosystem, stats);
+    } catch (error) {
+      if (!(error instanceof InvalidVersionError)) throw error;
+      stats.invalidVersions++;
+      return null;
+    }
+  }
+  const slots = lookup.slots as Array<Template | null | undefined>;
+  const kept = slots[at];
+  if (kept !== undefined) return kept;
+  candidateScratch[0] = table;
+  const template = judgeTemplate(candidateScratch, 1, pkg, stats);
+  // Every version the table compares with is in `versions` (the one-by-one intervals hold the
+  // others), so every comparison made for the template, the fixed versions of `versions` list
+  // matches included, came out as it does for any version at this place. Every host at this place
+  // gets its arrays: frozen, so that no caller can change them for the others.
+  if (template !== null) {
+    Object.freeze(template.advisories);
+    Object.freeze(template.cves);
+    Object.freeze(template.urgencies);
+  }
+  slots[at] = template;
+  return template;
+}
+
+function judgeTemplate(
+  candidates: readonly Candidate[],
+  count: number,
+  pkg: InstalledPackage,
+  stats: DetectionStats,
+): Template | null {
   const sourceName = pkg.source === null ? pkg.name : pkg.source.name;
   const sourceVersion = pkg.source === null ? pkg.version : pkg.source.version;
-  const matches: Match[] = [];
+  const matches = matchScratch;
+  matches.length = 0;
   let ecosystem: Ecosystem | null = null;
   let isInvalid = false;
   let tablesMatched = 0;
   // The lowest version fixing every applicable advisory is the highest of their fixed versions.
   let fixedVersion: string | null = null;
-  for (const candidate of candidates) {
+  for (let c = 0; c < count; c++) {
+    const candidate = candidates[c]!;
     // Source-named records give source versions (a binNMU `1.2-3+b1` is built from source `1.2-3`).
     const version = candidate.kind === 'binary' ? pkg.version : sourceVersion;
     // An invalid version makes compare() throw (caught below); check it here only when no comparison will run.
@@ -375,23 +488,37 @@ function judge(
   }
   if (isInvalid) stats.invalidVersions++;
   if (matches.length === 0 || ecosystem === null) return null;
-  return assemble(matches, tablesMatched === 1, fixedVersion, pkg.version, context);
+  return assemble(matches, tablesMatched === 1, fixedVersion);
 }
 
 /**
- * Where `version` sits among sorted distinct `versions`, by binary search: `2k + 1` when it equals
- * `versions[k]`, `2k` when it lies just below `versions[k]` (k = length: above them all).
+ * Where `version` sits among sorted distinct `versions`: `2k + 1` when it equals `versions[k]`,
+ * `2k` when it lies just below `versions[k]` (k = length: above them all). The highest version is
+ * tried first (installed versions are mostly at or above every fix), then a binary search.
  */
 function locate(
   versions: readonly string[],
   version: string,
-  compare: (a: string, b: string) => number,
+  ecosystem: Ecosystem,
+  stats: DetectionStats,
 ): number {
+  const count = versions.length;
+  if (count === 0) return 0;
+  // The same text is the same (valid) version: no comparison needed.
+  const highest = versions[count - 1]!;
+  if (version === highest) return 2 * count - 1;
+  stats.comparisons++;
+  const top = ecosystem.compare(version, highest);
+  if (top > 0) return 2 * count;
+  if (top === 0) return 2 * count - 1;
   let lo = 0;
-  let hi = versions.length;
+  let hi = count - 1;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const order = compare(version, versions[mid]!);
+    const at = versions[mid]!;
+    if (version === at) return 2 * mid + 1;
+    stats.comparisons++;
+    const order = ecosystem.compare(version, at);
     if (order === 0) return 2 * mid + 1;
     if (order < 0) hi = mid;
     else lo = mid + 1;
@@ -404,6 +531,74 @@ let evaluationStamp = 0;
 const heldScratch: number[] = [];
 const byNumber = (a: number, b: number) => a - b;
 
+// The evaluation under way in `evaluateTable`, read by `addMatch` (all set before every use).
+let currentOut: Match[] = matchScratch;
+let currentStamp = 0;
+let currentKind: MatchKind = 'source';
+let currentBinaryName = '';
+let currentSourceName = '';
+let currentEcosystem: Ecosystem | null = null;
+let currentStats: DetectionStats = emptyDetectionStats();
+
+function compareCounted(a: string, b: string): number {
+  currentStats.comparisons++;
+  return (currentEcosystem as Ecosystem).compare(a, b);
+}
+
+function addMatch(
+  entry: CompiledEntry,
+  interval: Interval | null,
+  fixed: string | null,
+  rank: number,
+  upperPosition: number,
+  generalPosition: number,
+): void {
+  const kind = currentKind;
+  const binaryName = currentBinaryName;
+  const out = currentOut;
+  if (entry.binaries !== null && !entry.binaries.has(binaryName)) return;
+  // Reached through the source name already.
+  if (kind === 'listed' && entry.name === currentSourceName) return;
+  const fixState: FixState = fixed !== null ? 'fix-available' : entry.unfixedState;
+  const matchedName = kind === 'listed' ? binaryName : entry.name;
+  let match: Match;
+  if (entry.stamp !== currentStamp) {
+    entry.stamp = currentStamp;
+    entry.slot = out.length;
+    match = matchPool[out.length] ?? newMatch();
+    out.push(match);
+  } else {
+    // Several intervals of one entry hold the version: keep the one needing the highest fix.
+    match = out[entry.slot]!;
+    if (match.fixed === null || (fixed !== null && compareCounted(fixed, match.fixed) <= 0)) return;
+  }
+  match.entry = entry;
+  match.interval = interval;
+  match.kind = kind;
+  match.matchedName = matchedName;
+  match.fixed = fixed;
+  match.fixState = fixState;
+  match.upperPosition = upperPosition;
+  match.generalPosition = generalPosition;
+  match.rank = rank;
+}
+
+function newMatch(): Match {
+  const match: Match = {
+    entry: null as unknown as CompiledEntry,
+    interval: null,
+    kind: 'source',
+    matchedName: '',
+    upperPosition: -1,
+    generalPosition: -1,
+    rank: 0,
+    fixed: null,
+    fixState: 'no-fix-yet',
+  };
+  matchPool.push(match);
+  return match;
+}
+
 function evaluateTable(
   candidate: Candidate,
   version: string,
@@ -415,62 +610,36 @@ function evaluateTable(
   const { ecosystem, kind } = candidate;
   const table = candidate;
   const first = out.length;
-  const stamp = ++evaluationStamp;
-  const compare = (a: string, b: string) => {
-    stats.comparisons++;
-    return ecosystem.compare(a, b);
-  };
-  const add = (
-    entry: CompiledEntry,
-    interval: Interval | null,
-    fixed: string | null,
-    rank: number,
-    upperPosition = -1,
-    generalPosition = -1,
-  ) => {
-    if (entry.binaries !== null && !entry.binaries.has(binaryName)) return;
-    // Reached through the source name already.
-    if (kind === 'listed' && entry.name === sourceName) return;
-    const fixState: FixState = fixed !== null ? 'fix-available' : entry.unfixedState;
-    const matchedName = kind === 'listed' ? binaryName : entry.name;
-    const match: Match = {
-      entry,
-      interval,
-      version,
-      kind,
-      matchedName,
-      fixed,
-      fixState,
-      upperPosition,
-      generalPosition,
-      rank,
-    };
-    if (entry.stamp !== stamp) {
-      entry.stamp = stamp;
-      entry.slot = out.length;
-      out.push(match);
-      return;
-    }
-    // Several intervals of one entry hold the version: keep the one needing the highest fix.
-    const previous = out[entry.slot]!;
-    if (previous.fixed !== null && (fixed === null || compare(fixed, previous.fixed) > 0))
-      out[entry.slot] = match;
-  };
+  currentOut = out;
+  currentStamp = ++evaluationStamp;
+  currentKind = kind;
+  currentBinaryName = binaryName;
+  currentSourceName = sourceName;
+  currentEcosystem = ecosystem;
+  currentStats = stats;
 
   const { upper, inclusive, open, general, listed } = table;
   const lookup = tableLookup(table);
   const { ranks } = lookup;
   // Where the version sits among the table's versions: class `at >> 1`, on it when `at & 1`.
-  const at = locate(lookup.versions, version, compare);
+  const at = locate(lookup.versions, version, ecosystem, stats);
   const above = (at >> 1) + (at & 1);
   // Affected iff version < fixed: a suffix of `upper`, sorted by fixed.
-  for (let i = lookup.upperCuts[above]!; i < upper.length; i++)
-    add(upper[i]!.entry, upper[i]!, upper[i]!.fixed, ranks.upper[i]!, i);
+  const upperRanks = ranks.upper;
+  for (let i = lookup.upperCuts[above]!; i < upper.length; i++) {
+    const interval = upper[i]!;
+    addMatch(interval.entry, interval, interval.fixed, upperRanks[i]!, i, -1);
+  }
 
-  for (let i = lookup.inclusiveCuts[at >> 1]!; i < inclusive.length; i++)
-    add(inclusive[i]!.entry, inclusive[i]!, null, ranks.inclusive[i]!);
+  for (let i = lookup.inclusiveCuts[at >> 1]!; i < inclusive.length; i++) {
+    const interval = inclusive[i]!;
+    addMatch(interval.entry, interval, null, ranks.inclusive[i]!, -1, -1);
+  }
 
-  for (let i = 0; i < open.length; i++) add(open[i]!.entry, open[i]!, null, ranks.open[i]!);
+  for (let i = 0; i < open.length; i++) {
+    const interval = open[i]!;
+    addMatch(interval.entry, interval, null, ranks.open[i]!, -1, -1);
+  }
 
   if (general.length > 0) {
     const { byFixed, fixedCuts, byIntroduced, introducedCuts, fixedRank, introducedRank, others } =
@@ -492,17 +661,17 @@ function evaluateTable(
     }
     for (const position of others) {
       const { introduced, fixed, lastAffected, limit } = general[position]!;
-      if (introduced !== null && compare(version, introduced) < 0) continue;
-      if (fixed !== null && compare(version, fixed) >= 0) continue;
-      if (lastAffected !== null && compare(version, lastAffected) > 0) continue;
-      if (limit !== null && compare(version, limit) >= 0) continue;
+      if (introduced !== null && compareCounted(version, introduced) < 0) continue;
+      if (fixed !== null && compareCounted(version, fixed) >= 0) continue;
+      if (lastAffected !== null && compareCounted(version, lastAffected) > 0) continue;
+      if (limit !== null && compareCounted(version, limit) >= 0) continue;
       held.push(position);
     }
     // In `general` order, as each interval were checked in turn.
     if (held.length > 1) held.sort(byNumber);
     for (const position of held) {
       const interval = general[position]!;
-      add(interval.entry, interval, interval.fixed, ranks.general[position]!, -1, position);
+      addMatch(interval.entry, interval, interval.fixed, ranks.general[position]!, -1, position);
     }
   }
 
@@ -513,10 +682,10 @@ function evaluateTable(
     // The lowest fixed version above the installed one, if the entry's ranges name one.
     let fixed: string | null = null;
     for (const interval of entry.intervals) {
-      if (interval.fixed === null || compare(interval.fixed, version) <= 0) continue;
-      if (fixed === null || compare(interval.fixed, fixed) < 0) fixed = interval.fixed;
+      if (interval.fixed === null || compareCounted(interval.fixed, version) <= 0) continue;
+      if (fixed === null || compareCounted(interval.fixed, fixed) < 0) fixed = interval.fixed;
     }
-    add(entry, null, fixed, ranks.listed[i]!);
+    addMatch(entry, null, fixed, ranks.listed[i]!, -1, -1);
   }
 
   // The highest fixed version among this table's matches: positions order `upper` and classes
@@ -534,7 +703,7 @@ function evaluateTable(
         highest === null ||
         (matchClass >= 0 && highestClass >= 0
           ? matchClass > highestClass
-          : compare(match.fixed, highest) > 0);
+          : compareCounted(match.fixed, highest) > 0);
       if (isHigher) {
         highest = match.fixed;
         highestClass = matchClass;
@@ -545,7 +714,7 @@ function evaluateTable(
   const best =
     upperFixed === null
       ? highest
-      : highest === null || compare(upperFixed, highest) > 0
+      : highest === null || compareCounted(upperFixed, highest) > 0
         ? upperFixed
         : highest;
   // Spelled as its class is, so equal fixes spelled differently (`0:1.0`, `1.0`) give one answer.
@@ -561,13 +730,17 @@ const SEVERITY_RANK: Readonly<Record<Severity, number>> = {
   critical: 5,
 };
 
-function assemble(
-  matches: Match[],
-  isOneTable: boolean,
-  fixedVersion: string | null,
-  installedVersion: string,
-  context: DetectionContext,
-): Verdict {
+/** CVE ids and natural keys of a verdict's records, gathered then sorted by key (reused). */
+const cveIdScratch: string[] = [];
+const cveKeyScratch: string[] = [];
+const cveOrderScratch: number[] = [];
+const byCveKey = (a: number, b: number) => {
+  const x = cveKeyScratch[a]!;
+  const y = cveKeyScratch[b]!;
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
+function assemble(matches: Match[], isOneTable: boolean, fixedVersion: string | null): Template {
   // Ranks order one table's entries as their sort keys do; matches mostly come in order already.
   const order = isOneTable ? compareRanks : compareMatches;
   for (let m = 1; m < matches.length; m++) {
@@ -577,61 +750,77 @@ function assemble(
     }
   }
   const advisories: string[] = [];
-  // CVE ids with their natural keys, from each record's sorted list (shared when only one record).
-  const cveKeys = new Map<string, string>();
+  const items: TemplateItem[] = new Array(matches.length);
+  const urgencies: string[] = [];
   let recordCount = 0;
-  const urgencySet = new Set<string>();
-  const evidence: FindingEvidence[] = [];
+  let severityRank = 0;
   let severity: Severity = 'unknown';
   let cvssScore: number | null = null;
   let hasFix = false;
   let isAllWillNotFix = true;
   let lastRecord: CompiledEntry['record'] | null = null;
-  for (const match of matches) {
+  let lastAdvisory: string | null = null;
+  cveIdScratch.length = 0;
+  cveKeyScratch.length = 0;
+  for (let m = 0; m < matches.length; m++) {
+    const match = matches[m]!;
     const { entry } = match;
-    if (entry.advisoryId !== advisories[advisories.length - 1]) advisories.push(entry.advisoryId);
+    if (entry.advisoryId !== lastAdvisory) {
+      lastAdvisory = entry.advisoryId;
+      advisories.push(lastAdvisory);
+    }
     if (entry.record !== lastRecord) {
       lastRecord = entry.record;
       recordCount++;
-      const { ids, keys } = cveOrderOf(entry.record);
-      for (let i = 0; i < ids.length; i++) cveKeys.set(ids[i]!, keys[i]!);
-      for (const cvss of entry.record.advisory.cvss) {
-        if (cvssScore === null || cvss.baseScore > cvssScore) cvssScore = cvss.baseScore;
+      const { ids, keys } = cveOrderOf(lastRecord);
+      for (let i = 0; i < ids.length; i++) {
+        cveIdScratch.push(ids[i]!);
+        cveKeyScratch.push(keys[i]!);
+      }
+      const { cvss } = lastRecord.advisory;
+      for (let i = 0; i < cvss.length; i++) {
+        const score = cvss[i]!.baseScore;
+        if (cvssScore === null || score > cvssScore) cvssScore = score;
       }
     }
-    if (SEVERITY_RANK[entry.severity] > SEVERITY_RANK[severity]) severity = entry.severity;
-    if (entry.urgency !== null) urgencySet.add(entry.urgency);
-    if (match.fixState === 'fix-available') hasFix = true;
-    if (match.fixState !== 'will-not-fix') isAllWillNotFix = false;
-    evidence.push({
+    const rank = SEVERITY_RANK[entry.severity];
+    if (rank > severityRank) {
+      severityRank = rank;
+      severity = entry.severity;
+    }
+    if (entry.urgency !== null && !urgencies.includes(entry.urgency)) urgencies.push(entry.urgency);
+    const { fixState, interval, kind } = match;
+    if (fixState === 'fix-available') hasFix = true;
+    if (fixState !== 'will-not-fix') isAllWillNotFix = false;
+    items[m] = {
       advisoryId: entry.advisoryId,
       feed: entry.origin,
       scope: entry.scopeLabel,
       matchedName: match.matchedName,
-      matchedBy: match.kind === 'source' ? 'source' : 'binary',
-      range: match.interval === null ? null : match.interval.range,
-      comparison: describe(match, installedVersion),
+      matchedBy: kind === 'source' ? 'source' : 'binary',
+      range: interval === null ? null : interval.range,
+      text: interval === null ? listedText(entry.ecosystem.id) : intervalText(interval),
       fixedVersion: match.fixed,
-      fixState: match.fixState,
-    });
+      fixState,
+      isBinaryVersion: kind === 'binary',
+    };
   }
-  const cves = recordCount === 1 ? cveOrderOf(lastRecord!).ids.slice() : sortByKey(cveKeys);
-  let isKev = false;
-  let kevDueDate: string | null = null;
-  let knownRansomwareUse = false;
-  let epss: number | null = null;
-  let epssPercentile: number | null = null;
-  for (const cve of cves) {
-    const kev = context.kev.get(cve);
-    if (kev !== undefined) {
-      isKev = true;
-      if (kevDueDate === null || kev.dueDate < kevDueDate) kevDueDate = kev.dueDate;
-      if (kev.knownRansomwareUse) knownRansomwareUse = true;
-    }
-    const score = context.epss.get(cve);
-    if (score !== undefined && (epss === null || score.epss > epss)) {
-      epss = score.epss;
-      epssPercentile = score.percentile;
+  if (urgencies.length > 1) urgencies.sort();
+  let cves: string[];
+  if (recordCount === 1) {
+    cves = cveIdScratch.slice();
+  } else {
+    const positions = cveOrderScratch;
+    positions.length = cveIdScratch.length;
+    for (let i = 0; i < positions.length; i++) positions[i] = i;
+    positions.sort(byCveKey);
+    cves = [];
+    let lastKey: string | null = null;
+    for (let i = 0; i < positions.length; i++) {
+      const key = cveKeyScratch[positions[i]!]!;
+      if (key === lastKey) continue;
+      lastKey = key;
+      cves.push(cveIdScratch[positions[i]!]!);
     }
   }
   return {
@@ -640,17 +829,89 @@ function assemble(
     advisories,
     cves,
     severity,
-    urgencies: [...urgencySet].sort(),
+    urgencies,
     cvssScore,
-    isKev,
-    kevDueDate,
-    knownRansomwareUse,
-    epss,
-    epssPercentile,
-    evidence,
-    risk: {},
-    due: null,
+    items,
+    kevMap: null,
+    epssMap: null,
+    isKev: false,
+    kevDueDate: null,
+    knownRansomwareUse: false,
+    epss: null,
+    epssPercentile: null,
+    riskLow: Number.NaN,
+    riskMedium: Number.NaN,
+    riskHigh: Number.NaN,
+    riskCritical: Number.NaN,
+    dueSla: null,
+    dueDay: Number.NaN,
+    dueValue: null,
   };
+}
+
+/** Reads the template's KEV and EPSS figures from the context's maps (when they are not those last read). */
+function readExploitFigures(template: Template, context: DetectionContext): void {
+  const kevs = context.kev;
+  const scores = context.epss;
+  if (template.kevMap === kevs && template.epssMap === scores) return;
+  let isKev = false;
+  let kevDueDate: string | null = null;
+  let knownRansomwareUse = false;
+  let epss: number | null = null;
+  let epssPercentile: number | null = null;
+  const hasKev = kevs.size > 0;
+  const hasEpss = scores.size > 0;
+  const { cves } = template;
+  for (let i = 0; i < cves.length; i++) {
+    const cve = cves[i]!;
+    const kev = hasKev ? kevs.get(cve) : undefined;
+    if (kev !== undefined) {
+      isKev = true;
+      if (kevDueDate === null || kev.dueDate < kevDueDate) kevDueDate = kev.dueDate;
+      if (kev.knownRansomwareUse) knownRansomwareUse = true;
+    }
+    const score = hasEpss ? scores.get(cve) : undefined;
+    if (score !== undefined && (epss === null || score.epss > epss)) {
+      epss = score.epss;
+      epssPercentile = score.percentile;
+    }
+  }
+  template.kevMap = kevs;
+  template.epssMap = scores;
+  template.isKev = isKev;
+  template.kevDueDate = kevDueDate;
+  template.knownRansomwareUse = knownRansomwareUse;
+  template.epss = epss;
+  template.epssPercentile = epssPercentile;
+  template.riskLow = Number.NaN;
+  template.riskMedium = Number.NaN;
+  template.riskHigh = Number.NaN;
+  template.riskCritical = Number.NaN;
+  template.dueSla = null;
+}
+
+/** The evidence of a template for one installed (binary, source) version. */
+function evidenceOf(template: Template, installedVersion: string, sourceVersion: string): FindingEvidence[] {
+  const installedBinary = `installed ${installedVersion}`;
+  const installedSource =
+    sourceVersion === installedVersion ? installedBinary : `installed source ${sourceVersion}`;
+  const { items } = template;
+  const evidence: FindingEvidence[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    evidence[i] = {
+      advisoryId: item.advisoryId,
+      feed: item.feed,
+      scope: item.scope,
+      matchedName: item.matchedName,
+      matchedBy: item.matchedBy,
+      range: item.range,
+      comparison: (item.isBinaryVersion ? installedBinary : installedSource) + item.text,
+      fixedVersion: item.fixedVersion,
+      fixState: item.fixState,
+    };
+  }
+  return evidence;
 }
 
 const DAY_MS = 86_400_000;
@@ -666,87 +927,113 @@ interface DueCache {
 
 function toFinding(
   pkg: InstalledPackage,
-  verdict: Verdict,
+  template: Template,
+  evidence: FindingEvidence[],
   context: DetectionContext,
   dues: DueCache,
 ): Finding {
-  const firstSeen = context.firstSeen?.(pkg.name) ?? context.now;
+  readExploitFigures(template, context);
+  const firstSeen = (context.firstSeen === undefined ? null : context.firstSeen(pkg.name)) ?? context.now;
   const day = Math.floor(firstSeen.getTime() / DAY_MS);
-  let due = verdict.due;
-  if (due === null || due.sla !== context.sla || due.day !== day) {
+  if (template.dueSla !== context.sla || template.dueDay !== day) {
     if (dues.day !== day) {
       dues.day = day;
       dues.bySeverity = {};
     }
-    let value = verdict.isKev ? undefined : dues.bySeverity[verdict.severity];
+    let value = template.isKev ? undefined : dues.bySeverity[template.severity];
     if (value === undefined) {
       value = dueDate(
-        { severity: verdict.severity, isKev: verdict.isKev, kevDueDate: verdict.kevDueDate, firstSeen },
+        { severity: template.severity, isKev: template.isKev, kevDueDate: template.kevDueDate, firstSeen },
         context.sla,
       );
-      if (!verdict.isKev) dues.bySeverity[verdict.severity] = value;
+      if (!template.isKev) dues.bySeverity[template.severity] = value;
     }
-    due = { sla: context.sla, day, value };
-    verdict.due = due;
+    template.dueSla = context.sla;
+    template.dueDay = day;
+    template.dueValue = value;
   }
-  let risk = verdict.risk[context.criticality];
-  if (risk === undefined) {
+  const { criticality } = context;
+  let risk =
+    criticality === 'high'
+      ? template.riskHigh
+      : criticality === 'medium'
+        ? template.riskMedium
+        : criticality === 'low'
+          ? template.riskLow
+          : template.riskCritical;
+  if (Number.isNaN(risk)) {
     risk = riskScore({
-      severity: verdict.severity,
-      cvssScore: verdict.cvssScore,
-      epss: verdict.epss,
-      isKev: verdict.isKev,
-      knownRansomwareUse: verdict.knownRansomwareUse,
-      criticality: context.criticality,
+      severity: template.severity,
+      cvssScore: template.cvssScore,
+      epss: template.epss,
+      isKev: template.isKev,
+      knownRansomwareUse: template.knownRansomwareUse,
+      criticality,
     });
-    verdict.risk[context.criticality] = risk;
+    if (criticality === 'high') template.riskHigh = risk;
+    else if (criticality === 'medium') template.riskMedium = risk;
+    else if (criticality === 'low') template.riskLow = risk;
+    else template.riskCritical = risk;
   }
   return {
     package: pkg.name,
-    sourcePackage: pkg.source?.name ?? null,
+    sourcePackage: pkg.source === null ? null : pkg.source.name,
     ecosystem: pkg.ecosystem,
     installedVersion: pkg.version,
     architecture: pkg.architecture,
-    fixedVersion: verdict.fixedVersion,
-    fixState: verdict.fixState,
-    advisories: verdict.advisories,
-    cves: verdict.cves,
-    severity: verdict.severity,
-    urgencies: verdict.urgencies,
-    cvssScore: verdict.cvssScore,
-    isKev: verdict.isKev,
-    kevDueDate: verdict.kevDueDate,
-    knownRansomwareUse: verdict.knownRansomwareUse,
-    epss: verdict.epss,
-    epssPercentile: verdict.epssPercentile,
+    fixedVersion: template.fixedVersion,
+    fixState: template.fixState,
+    advisories: template.advisories,
+    cves: template.cves,
+    severity: template.severity,
+    urgencies: template.urgencies,
+    cvssScore: template.cvssScore,
+    isKev: template.isKev,
+    kevDueDate: template.kevDueDate,
+    knownRansomwareUse: template.knownRansomwareUse,
+    epss: template.epss,
+    epssPercentile: template.epssPercentile,
     riskScore: risk,
-    dueDate: due.value,
-    evidence: verdict.evidence,
+    dueDate: template.dueValue,
+    evidence,
   };
 }
 
-/** `installed 3.0.11-1~deb12u1 < fixed 3.0.11-1~deb12u2 (deb)`, and the like. */
-function describe(match: Match, installedVersion: string): string {
-  const installed =
-    match.kind !== 'binary' && match.version !== installedVersion
-      ? `installed source ${match.version}`
-      : `installed ${match.version}`;
-  const ecosystem = match.entry.ecosystem.id;
-  const interval = match.interval;
-  if (interval === null) return `${installed} in versions list (${ecosystem})`;
-  const { introduced, fixed, lastAffected, limit } = interval;
-  if (introduced === null && lastAffected === null && limit === null) {
-    return fixed === null
-      ? `${installed}: every version affected, no fix (${ecosystem})`
-      : `${installed} < fixed ${fixed} (${ecosystem})`;
+const listedTexts = new Map<string, string>();
+
+/** What follows `installed <version>` in the evidence of a `versions` list match. */
+function listedText(ecosystem: EcosystemId): string {
+  let text = listedTexts.get(ecosystem);
+  if (text === undefined) {
+    text = ` in versions list (${ecosystem})`;
+    listedTexts.set(ecosystem, text);
   }
-  let bounds = '';
-  if (introduced !== null) bounds = `>= introduced ${introduced}`;
-  if (fixed !== null) bounds += `${bounds === '' ? '' : ' and '}< fixed ${fixed}`;
-  if (lastAffected !== null) bounds += `${bounds === '' ? '' : ' and '}<= last_affected ${lastAffected}`;
-  if (limit !== null) bounds += `${bounds === '' ? '' : ' and '}< limit ${limit}`;
-  const unfixed = fixed === null && lastAffected === null ? ', no fix' : '';
-  return `${installed} ${bounds}${unfixed} (${ecosystem})`;
+  return text;
+}
+
+/**
+ * What follows `installed <version>` in the evidence of an interval: ` < fixed 3.0.11-1~deb12u2 (deb)`
+ * and the like. Made on first use and kept on the interval.
+ */
+function intervalText(interval: Interval): string {
+  if (interval.text !== null) return interval.text;
+  const ecosystem = interval.entry.ecosystem.id;
+  const { introduced, fixed, lastAffected, limit } = interval;
+  let text: string;
+  if (introduced === null && lastAffected === null && limit === null) {
+    text =
+      fixed === null ? `: every version affected, no fix (${ecosystem})` : ` < fixed ${fixed} (${ecosystem})`;
+  } else {
+    let bounds = '';
+    if (introduced !== null) bounds = `>= introduced ${introduced}`;
+    if (fixed !== null) bounds += `${bounds === '' ? '' : ' and '}< fixed ${fixed}`;
+    if (lastAffected !== null) bounds += `${bounds === '' ? '' : ' and '}<= last_affected ${lastAffected}`;
+    if (limit !== null) bounds += `${bounds === '' ? '' : ' and '}< limit ${limit}`;
+    const unfixed = fixed === null && lastAffected === null ? ', no fix' : '';
+    text = ` ${bounds}${unfixed} (${ecosystem})`;
+  }
+  interval.text = text;
+  return text;
 }
 
 function compareRanks(a: Match, b: Match): number {
