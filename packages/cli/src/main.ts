@@ -22,6 +22,10 @@ const commands: Record<string, { load: () => Promise<Command>; summary: string }
     load: async () => (await import('./commands/serve.js')).serveCommand,
     summary: 'run the server (REST API, agent protocol, feed sync)',
   },
+  lab: {
+    load: async () => (await import('./commands/lab.js')).labCommand,
+    summary: 'sandboxed lab hosts: lab up, status, down',
+  },
   db: {
     load: async () => (await import('./commands/db.js')).dbCommand,
     summary: 'database maintenance: db migrate',
@@ -57,6 +61,14 @@ const commands: Record<string, { load: () => Promise<Command>; summary: string }
   users: {
     load: async () => (await import('./commands/users.js')).usersCommand,
     summary: 'create users and grant roles (server)',
+  },
+  agent: {
+    load: async () => (await import('./commands/agent.js')).agentCommand,
+    summary: 'run the host agent: enrol, check in, run jobs',
+  },
+  jobs: {
+    load: async () => (await import('./commands/jobs.js')).jobsCommand,
+    summary: 'create, list, show and cancel jobs on hosts (server)',
   },
 };
 

@@ -1,9 +1,11 @@
+import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import type { Store } from '@patchwarden/store';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import { createDetectionService } from './detection/service.js';
 import type { DetectionService } from './detection/types.js';
+import { createFeedSync, type FeedSyncService } from './feeds/sync.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerErrorHandler } from './plugins/errors.js';
 import { registerGzipRequests } from './plugins/gzip.js';
@@ -17,6 +19,7 @@ import { findingsRoutes } from './routes/findings/index.js';
 import { groupsRoutes } from './routes/groups/index.js';
 import { healthRoutes } from './routes/health/index.js';
 import { hostsRoutes } from './routes/hosts/index.js';
+import { agentJobsRoutes, jobsRoutes } from './routes/jobs/index.js';
 import { patchesRoutes } from './routes/patches/index.js';
 import { summaryRoutes } from './routes/summary/index.js';
 import { tokensRoutes } from './routes/tokens/index.js';
@@ -32,6 +35,7 @@ declare module 'fastify' {
     /** False while the database does not answer; `/readyz` reports it. */
     isDatabaseReady: () => Promise<boolean>;
     detection: DetectionService;
+    feedSync: FeedSyncService;
   }
 }
 
@@ -64,6 +68,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('metrics', createMetrics(app));
   app.decorate('isDatabaseReady', () => isDatabaseReady(deps.store));
   app.decorate('detection', createDetectionService({ store: deps.store, log: app.log, now: app.now }));
+  app.decorate(
+    'feedSync',
+    createFeedSync({
+      store: deps.store,
+      log: app.log,
+      now: app.now,
+      detection: app.detection,
+      cacheDir: join(deps.config.dataDir, 'feed-cache'),
+      metrics: app.metrics,
+    }),
+  );
 
   registerErrorHandler(app);
   registerGzipRequests(app);
@@ -90,6 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       );
       // One plugin per resource, each with its prefix.
       await api.register(agentRoutes, { prefix: '/agent' });
+      await api.register(agentJobsRoutes, { prefix: '/agent/jobs' });
       await api.register(enrollSecretsRoutes, { prefix: '/enroll-secrets' });
       await api.register(usersRoutes, { prefix: '/users' });
       await api.register(tokensRoutes, { prefix: '/tokens' });
@@ -101,6 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await api.register(patchesRoutes, { prefix: '/patches' });
       await api.register(summaryRoutes, { prefix: '/summary' });
       await api.register(groupsRoutes, { prefix: '/groups' });
+      await api.register(jobsRoutes, { prefix: '/jobs' });
     },
     { prefix: API_PREFIX },
   );

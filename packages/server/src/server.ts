@@ -5,6 +5,9 @@ import pino, { type Logger } from 'pino';
 import { buildApp } from './app.js';
 import { bootstrapAdmin } from './bootstrap.js';
 import type { Config } from './config.js';
+import { seedConfiguredFeeds } from './feeds/sync.js';
+import { createJobExpiryTask } from './routes/jobs/index.js';
+import { createScheduler } from './scheduler.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -39,8 +42,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       log.info({ migrations: applied }, 'database migrated');
     }
     const bootstrap = await bootstrapAdmin(store, { bootstrapToken: config.bootstrapToken, now: now() });
+    await seedConfiguredFeeds(store, config.feeds, now(), log);
     app = await buildApp({ config, store, now, logger: log });
     await app.listen({ host: config.host, port: config.port });
+    const feedSync = app.feedSync;
+    const scheduler = createScheduler({
+      intervalMs: config.schedulerIntervalSeconds * 1000,
+      tasks: [
+        { name: 'feed-sync', run: () => feedSync.runDueSyncs() },
+        createJobExpiryTask({ store, log, now }),
+      ],
+      log,
+    });
+    scheduler.start();
     const address = app.server.address();
     if (address === null || typeof address === 'string') {
       throw new PatchwardenError('LISTEN_FAILED', 'the server has no TCP address', 500);
@@ -54,6 +68,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       url,
       bootstrapToken: bootstrap?.generated === true ? bootstrap.token : null,
       close: async () => {
+        await scheduler.stop();
         await running.close();
         await store.close();
       },

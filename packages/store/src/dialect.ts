@@ -17,9 +17,61 @@ export function createSqliteDialect(dataDir: string): Dialect {
   const database = new SqliteDatabase(join(dataDir, SQLITE_FILE_NAME));
   // WAL lets the dashboard read while a check-in writes; SQLite leaves foreign keys off unless asked.
   database.pragma('journal_mode = WAL');
+  // In WAL mode NORMAL syncs at checkpoints, not on every commit: a crash cannot corrupt the
+  // database, a power loss may drop the last commits (an agent re-sends its inventory).
+  database.pragma('synchronous = NORMAL');
+  // A checkpoint copies the WAL's pages into the database file and syncs both; it runs inside the
+  // commit that crosses the threshold, blocking the process. At SQLite's default (1,000 pages, 4 MB)
+  // a busy server checkpoints every second or so and rewrites the same hot pages (hosts, indexes)
+  // each time; at 16,000 pages (64 MB) checkpoints are rarer and each hot page is copied once per
+  // checkpoint. The WAL is truncated back to `journal_size_limit` after a checkpoint.
+  database.pragma(`wal_autocheckpoint = ${SQLITE_WAL_AUTOCHECKPOINT_PAGES}`);
+  database.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  return new SqliteDialect({ database });
+  return new SqliteDialect({ database: withStatementCache(database) });
+}
+
+/** WAL pages (4 KiB each) after which a commit checkpoints the WAL into the database file. */
+export const SQLITE_WAL_AUTOCHECKPOINT_PAGES = 16_000;
+
+/** Prepared statements kept per SQLite database, by SQL text; least recently used go first. */
+export const SQLITE_STATEMENT_CACHE_SIZE = 1000;
+
+type SqliteStatement = ReturnType<SqliteDatabase.Database['prepare']>;
+
+/**
+ * The database as Kysely's SQLite driver sees it, with `prepare` answered from a cache of prepared
+ * statements keyed by SQL text: Kysely prepares every query anew, and preparing (parsing and planning)
+ * costs more than running the small indexed statements of a check-in. Safe because the driver runs
+ * one statement at a time to completion (`all`/`run` are synchronous); a statement still busy (a
+ * streamed query being iterated) is not handed out twice: that caller gets a fresh one.
+ */
+function withStatementCache(database: SqliteDatabase.Database) {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    close(): void {
+      cache.clear();
+      database.close();
+    },
+    prepare(sql: string): SqliteStatement {
+      const cached = cache.get(sql);
+      if (cached !== undefined) {
+        if (cached.busy) return database.prepare(sql);
+        // Most recently used last: re-inserting moves it to the end of the map's order.
+        cache.delete(sql);
+        cache.set(sql, cached);
+        return cached;
+      }
+      const statement = database.prepare(sql);
+      if (cache.size >= SQLITE_STATEMENT_CACHE_SIZE) {
+        const oldest = cache.keys().next().value;
+        if (oldest !== undefined) cache.delete(oldest);
+      }
+      cache.set(sql, statement);
+      return statement;
+    },
+  };
 }
 
 /**
@@ -106,6 +158,18 @@ export async function withExclusiveLock<T>(
 }
 
 const sqliteLocks = new WeakMap<Kysely<Database>, Set<number>>();
+
+/**
+ * `query` with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas claiming rows at the same time
+ * each take different ones instead of waiting; unchanged on SQLite, whose one writer at a time
+ * already serialises claims (and which has no row locks).
+ */
+export function forUpdateSkipLocked<Q extends { forUpdate(): { skipLocked(): unknown } }>(
+  query: Q,
+  dialect: StoreDialect,
+): Q {
+  return dialect === 'postgres' ? (query.forUpdate().skipLocked() as Q) : query;
+}
 
 /** Lock keys among PostgreSQL advisory locks, one per kind of exclusive scheduled work. */
 export const LOCK_KEYS = {

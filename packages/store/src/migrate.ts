@@ -9,12 +9,18 @@ import {
 } from 'kysely';
 import * as initial from './migrations/2026-11-21-001-initial.js';
 import * as server from './migrations/2026-11-22-001-server.js';
+import * as fleetIndexes from './migrations/2026-11-22-002-fleet-indexes.js';
+import * as packageSourceNames from './migrations/2026-11-22-010-package-source-names.js';
+import * as jobs from './migrations/2026-11-22-020-jobs.js';
 import type { Database } from './schema.js';
 
 /** Every migration, by name; names sort in the order they run. Released ones are never edited. */
 export const migrations: Readonly<Record<string, Migration>> = {
   '2026-11-21-001-initial': initial,
   '2026-11-22-001-server': server,
+  '2026-11-22-002-fleet-indexes': fleetIndexes,
+  '2026-11-22-010-package-source-names': packageSourceNames,
+  '2026-11-22-020-jobs': jobs,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...migrations }) };

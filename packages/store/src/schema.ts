@@ -12,7 +12,10 @@ export type JsonText = string;
 export type Criticality = 'low' | 'medium' | 'high' | 'critical';
 export type FindingStatus = 'open' | 'fixed' | 'waived';
 export type FindingEventKind = 'opened' | 'fixed' | 'waived' | 'reopened';
-export type JobState = 'queued' | 'claimed' | 'succeeded' | 'failed' | 'cancelled';
+/** A job's state on one host (docs/jobs.md). */
+export type JobState = 'queued' | 'sent' | 'running' | 'succeeded' | 'failed' | 'timed-out' | 'cancelled';
+export type JobKind = 'scan' | 'install' | 'upgrade' | 'rollback' | 'reboot' | 'run-hook';
+export type HookPhase = 'pre' | 'post' | 'manual';
 
 export interface HostGroupsTable {
   id: string;
@@ -279,22 +282,55 @@ export interface NodeKeysTable {
   revoked_at: Timestamp | null;
 }
 
+/** One row per job an operator (or a rollout) asked for; its hosts are `job_hosts`. */
 export interface JobsTable {
   id: string;
-  host_id: string;
-  rollout_id: string | null;
-  kind: string;
-  /** JSON object, the signed job body. */
+  kind: JobKind;
+  /** JSON object: `packages`, `rollbackOf`, `hook`, as the kind needs. */
   payload: JsonText;
-  state: JobState;
-  attempt: number;
+  /** 0 or 1: the package manager only simulates. */
+  is_dry_run: number;
+  /** JSON object: the selector as given (`hostIds`, `groupId`, `labels`). */
+  selector: JsonText;
+  rollout_id: string | null;
+  created_by: string | null;
   created_at: Timestamp;
-  available_at: Timestamp;
-  claimed_at: Timestamp | null;
-  claimed_by: string | null;
+  deadline_at: Timestamp;
+  host_count: number;
+}
+
+/** A job on one host: the selector resolved when the job was created. */
+export interface JobHostsTable {
+  job_id: string;
+  host_id: string;
+  state: JobState;
+  attempt: ColumnType<number, number | undefined, number>;
+  /** JSON object for this host only (a rollback's versions), or null for the job's payload. */
+  payload: JsonText | null;
+  queued_at: Timestamp;
+  deadline_at: Timestamp;
+  sent_at: Timestamp | null;
+  started_at: Timestamp | null;
   finished_at: Timestamp | null;
-  /** JSON object, the agent's report, or null while unfinished. */
+  timed_out_at: Timestamp | null;
+  cancelled_at: Timestamp | null;
+  /** JSON object, the agent's result, or null until one arrived. */
   result: JsonText | null;
+  failure_reason: string | null;
+  /** 0 or 1: the result arrived after the entry had timed out. */
+  is_late: ColumnType<number, number | undefined, number>;
+}
+
+/** A command configured for a group's hosts, run around package jobs or on demand. */
+export interface GroupHooksTable {
+  group_id: string;
+  name: string;
+  phase: HookPhase;
+  /** JSON array, the argv. */
+  command: JsonText;
+  timeout_seconds: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 /** Append-only; `hash` covers `prev_hash` and the row (see `appendAuditEntry`), so edits break the chain. */
@@ -327,6 +363,8 @@ export interface Database {
   enrollment_secrets: EnrollmentSecretsTable;
   node_keys: NodeKeysTable;
   jobs: JobsTable;
+  job_hosts: JobHostsTable;
+  group_hooks: GroupHooksTable;
   audit_log: AuditLogTable;
   feeds: FeedsTable;
   kev_entries: KevEntriesTable;

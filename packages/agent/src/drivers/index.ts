@@ -1,4 +1,4 @@
-import { PatchwardenError } from '@patchwarden/core';
+import { PatchwardenError } from '@patchwarden/core/host';
 import { createAptDriver } from './apt/index.js';
 import { createDnfDriver } from './dnf/index.js';
 import { createPacmanDriver } from './pacman/index.js';

@@ -1,8 +1,16 @@
 import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { PatchwardenError } from '@patchwarden/core/host';
 import type { CommandResult } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 15 * 60 * 1000;
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
+/** Output that is parsed (inventories, plans, update lists) is read whole, up to this. */
+export const QUERY_OUTPUT_LIMIT = 64 * 1024 * 1024;
+/** PATH the drivers run the managers with by default; fixed so that nothing depends on the agent's environment. */
+export const DRIVER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
@@ -102,4 +110,66 @@ class TailBuffer {
   text(): string {
     return Buffer.concat(this.chunks).toString('utf8');
   }
+}
+
+/**
+ * Runs a command whose output is parsed: read whole (up to QUERY_OUTPUT_LIMIT; more throws
+ * PACKAGE_MANAGER_OUTPUT_TOO_LARGE), with `result` bounded to `options.maxOutputBytes` as a run's
+ * result would be, for the job log.
+ */
+export async function runQuery(
+  argv: readonly string[],
+  options: RunOptions = {},
+): Promise<{ full: CommandResult; result: CommandResult }> {
+  const full = await runCommand(argv, { ...options, maxOutputBytes: QUERY_OUTPUT_LIMIT });
+  if (full.truncated) {
+    throw new PatchwardenError(
+      'PACKAGE_MANAGER_OUTPUT_TOO_LARGE',
+      `${full.command.join(' ')} printed more than ${QUERY_OUTPUT_LIMIT} bytes`,
+      502,
+    );
+  }
+  return { full, result: bounded(full, options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES) };
+}
+
+/** The result with each stream cut to its last `limit` bytes, as runCommand bounds them. */
+function bounded(result: CommandResult, limit: number): CommandResult {
+  const tail = (text: string) => {
+    const bytes = Buffer.from(text, 'utf8');
+    return bytes.length <= limit
+      ? { text, cut: false }
+      : { text: bytes.subarray(bytes.length - limit).toString('utf8'), cut: true };
+  };
+  const stdout = tail(result.stdout);
+  const stderr = tail(result.stderr);
+  return {
+    ...result,
+    stdout: stdout.text,
+    stderr: stderr.text,
+    truncated: result.truncated || stdout.cut || stderr.cut,
+  };
+}
+
+/** Whether every program is an executable file in one of `path`'s directories. */
+export async function areExecutablesPresent(
+  programs: readonly string[],
+  path: string = DRIVER_PATH,
+): Promise<boolean> {
+  for (const program of programs) {
+    if (!(await isOnPath(program, path))) return false;
+  }
+  return true;
+}
+
+async function isOnPath(program: string, path: string): Promise<boolean> {
+  for (const dir of path.split(delimiter)) {
+    if (dir === '') continue;
+    try {
+      await access(join(dir, program), constants.X_OK);
+      return true;
+    } catch {
+      // Not in this directory.
+    }
+  }
+  return false;
 }

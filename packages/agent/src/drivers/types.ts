@@ -1,4 +1,4 @@
-import type { EcosystemId, InstalledPackage } from '@patchwarden/core';
+import type { EcosystemId, InstalledPackage } from '@patchwarden/core/host';
 
 /** The package managers the agent drives. One folder per manager under `drivers/`. */
 export type ManagerId = 'apt' | 'dnf' | 'zypper' | 'pacman';
@@ -110,6 +110,11 @@ export interface PackageDriver {
   fetchPackageFiles(packages: PackageSpec[], dir: string): Promise<string[]>;
   /** Installs local package files (rollback from the archive, even when the repository dropped the version). */
   installFiles(paths: string[]): Promise<OperationResult>;
+  /**
+   * Removes these installed packages (rollback of a job that newly installed them). A name that is
+   * not installed is the manager's own error; the agent only passes installed ones.
+   */
+  remove(packages: Array<{ name: string; architecture?: string | null }>): Promise<OperationResult>;
   /** Classifies a failed command. */
   classify(result: CommandResult): FailureReason;
 }

@@ -1,7 +1,7 @@
 import { loadConfig } from '@patchwarden/server';
 import { migrateToLatest, openStore } from '@patchwarden/store';
-import { parseCommandArgs } from '../args.js';
-import { EXIT, UsageError } from '../errors.js';
+import { parseArgsOrHelp, unknownAction } from '../admin.js';
+import { EXIT } from '../errors.js';
 import { type Io, write } from '../io.js';
 
 const USAGE = `usage: patchwarden db migrate [--config FILE] [--data-dir D] [--json]
@@ -10,20 +10,18 @@ or PostgreSQL when PATCHWARDEN_DATABASE_URL is set. \`serve\` does the same on s
 migrated by a newer Patchwarden is refused (DATABASE_NEWER_THAN_CODE) and left unchanged.`;
 
 export async function dbCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
+  const parsed = await parseArgsOrHelp(
     args,
+    io,
     { config: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } },
     USAGE,
   );
-  if (values.help) {
-    await write(io.stdout, `${USAGE}\n`);
+  if (parsed === null) {
     return EXIT.ok;
   }
-  const [action, ...extra] = positionals;
-  if (action !== 'migrate' || extra.length > 0) {
-    throw new UsageError(
-      `${action === undefined ? 'missing action' : `unknown action ${JSON.stringify(positionals.join(' '))}`}\n${USAGE}`,
-    );
+  const { values, positionals } = parsed;
+  if (positionals.join(' ') !== 'migrate') {
+    throw unknownAction(positionals.length === 0 ? undefined : positionals.join(' '), USAGE);
   }
   const config = loadConfig({
     env: io.env ?? {},

@@ -1,25 +1,13 @@
 import {
   type Advisory,
-  type AdvisoryParseResult,
   buildAdvisoryIndex,
   DEFAULT_SLA_POLICY,
   detect,
-  detectFeedKind,
-  type EpssScore,
-  type FeedOrigin,
   type Finding,
   type Inventory,
-  type KevEntry,
   type OsIdentity,
-  parseAlpineSecdb,
-  parseDebianAdvisoryList,
-  parseDebianTrackerJson,
-  parseEpss,
-  parseKev,
-  parseOsvDocument,
-  type SkippedRecord,
 } from '@patchwarden/core';
-import { DEFAULT_MAX_FEED_BYTES, type LoadedDocument, loadFeedSource } from '@patchwarden/server/feeds';
+import { DEFAULT_MAX_FEED_BYTES, FeedCollector } from '@patchwarden/server/feeds';
 import { parseCommandArgs } from '../args.js';
 import { EXIT, UsageError } from '../errors.js';
 import { formatCsv } from '../format/csv.js';
@@ -28,7 +16,6 @@ import { formatJson } from '../format/json.js';
 import {
   type AdvisorySummary,
   compareFindings,
-  type FeedReport,
   type ScanReport,
   SEVERITIES,
   severityRank,
@@ -236,128 +223,6 @@ function inventorySource(flags: ScanFlags, os: OsIdentity): string {
       return '/lib/apk/db/installed';
     default:
       return '/var/lib/dpkg/status';
-  }
-}
-
-type Role = FeedReport['role'];
-
-/** Loads feed sources, recognises and parses their documents, and keeps what each gave. */
-class FeedCollector {
-  readonly records: Array<{ advisory: Advisory; origin: FeedOrigin | null }> = [];
-  readonly kev = new Map<string, KevEntry>();
-  readonly epss = new Map<string, EpssScore>();
-  readonly skipped: SkippedRecord[] = [];
-  readonly reports: FeedReport[] = [];
-  kevCatalogVersion: string | null = null;
-  epssScoreDate: string | null = null;
-
-  async load(
-    spec: string,
-    role: Role,
-    options: { cacheDir: string; maxBytes: number; offline: boolean },
-  ): Promise<void> {
-    const feed = await loadFeedSource(spec, options);
-    const report: FeedReport = {
-      source: spec,
-      role,
-      documents: {},
-      records: 0,
-      oldestTimestamp: null,
-      newestTimestamp: null,
-      warnings: feed.warnings,
-    };
-    for (const file of feed.skipped)
-      this.skipped.push({ location: file.location, recordId: null, reason: file.reason });
-    for (const document of feed.documents) {
-      const kind = detectFeedKind(document.text, document.name) ?? (role === 'advisories' ? null : role);
-      if (kind === null) {
-        this.skipped.push({
-          location: document.location,
-          recordId: null,
-          reason:
-            'not a recognised feed (OSV, Debian tracker JSON or DSA/DLA list, Alpine secdb, CISA KEV, EPSS CSV)',
-        });
-        continue;
-      }
-      report.documents[kind] = (report.documents[kind] ?? 0) + 1;
-      if (document.timestamp !== null) {
-        if (report.oldestTimestamp === null || document.timestamp < report.oldestTimestamp)
-          report.oldestTimestamp = document.timestamp;
-        if (report.newestTimestamp === null || document.timestamp > report.newestTimestamp)
-          report.newestTimestamp = document.timestamp;
-      }
-      try {
-        report.records += this.parse(kind, document);
-      } catch (err) {
-        // A parser that throws on input it should have reported: the document is skipped, not the run.
-        this.skipped.push({
-          location: document.location,
-          recordId: null,
-          reason: `could not be parsed as ${kind}: ${err instanceof Error ? err.message : String(err)}`,
-        });
-      }
-    }
-    this.reports.push(report);
-  }
-
-  /** Parses one document by kind; returns how many records it gave. */
-  private parse(kind: NonNullable<ReturnType<typeof detectFeedKind>>, document: LoadedDocument): number {
-    const origin: FeedOrigin = { location: document.location, timestamp: document.timestamp };
-    switch (kind) {
-      case 'kev': {
-        const parsed = parseKev(document.text, document.location);
-        this.skipped.push(...parsed.skipped);
-        for (const entry of parsed.entries) {
-          const known = this.kev.get(entry.cve);
-          if (!known || entry.dueDate < known.dueDate) this.kev.set(entry.cve, entry);
-        }
-        if (
-          parsed.catalogVersion &&
-          (this.kevCatalogVersion === null || parsed.catalogVersion > this.kevCatalogVersion)
-        ) {
-          this.kevCatalogVersion = parsed.catalogVersion;
-        }
-        return parsed.entries.length;
-      }
-      case 'epss': {
-        const parsed = parseEpss(document.text, document.location);
-        this.skipped.push(...parsed.skipped);
-        for (const score of parsed.scores) {
-          const known = this.epss.get(score.cve);
-          if (!known || (score.scoreDate ?? '') >= (known.scoreDate ?? '')) this.epss.set(score.cve, score);
-        }
-        if (parsed.scoreDate && (this.epssScoreDate === null || parsed.scoreDate > this.epssScoreDate)) {
-          this.epssScoreDate = parsed.scoreDate;
-        }
-        return parsed.scores.length;
-      }
-      default:
-        return this.addAdvisories(parseAdvisories(kind, document), origin);
-    }
-  }
-
-  private addAdvisories(result: AdvisoryParseResult, origin: FeedOrigin): number {
-    this.skipped.push(...result.skipped);
-    for (const advisory of result.advisories) this.records.push({ advisory, origin });
-    return result.advisories.length;
-  }
-}
-
-function parseAdvisories(
-  kind: 'osv' | 'debian-tracker' | 'debian-dsa-list' | 'debian-dla-list' | 'alpine-secdb',
-  document: LoadedDocument,
-): AdvisoryParseResult {
-  switch (kind) {
-    case 'osv':
-      return parseOsvDocument(document.text, document.location);
-    case 'debian-tracker':
-      return parseDebianTrackerJson(document.text, document.location);
-    case 'debian-dsa-list':
-      return parseDebianAdvisoryList(document.text, document.location, 'DSA');
-    case 'debian-dla-list':
-      return parseDebianAdvisoryList(document.text, document.location, 'DLA');
-    case 'alpine-secdb':
-      return parseAlpineSecdb(document.text, document.location);
   }
 }
 

@@ -1,5 +1,5 @@
 import { type Config, describeSettings, loadConfig, startServer } from '@patchwarden/server';
-import { parseCommandArgs } from '../args.js';
+import { parseArgsOrHelp } from '../admin.js';
 import { EXIT, UsageError } from '../errors.js';
 import { type Io, write } from '../io.js';
 
@@ -10,8 +10,9 @@ over the YAML config file. On an empty database it creates an admin and prints i
 Settings (see docs/configuration.md):`;
 
 export async function serveCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
+  const parsed = await parseArgsOrHelp(
     args,
+    io,
     {
       config: { type: 'string' },
       host: { type: 'string' },
@@ -20,11 +21,12 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       'log-level': { type: 'string' },
     },
     USAGE,
+    `${USAGE}\n  ${describeSettings().join('\n  ')}`,
   );
-  if (values.help) {
-    await write(io.stdout, `${USAGE}\n  ${describeSettings().join('\n  ')}\n`);
+  if (parsed === null) {
     return EXIT.ok;
   }
+  const { values, positionals } = parsed;
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}\n${USAGE}`);
   }

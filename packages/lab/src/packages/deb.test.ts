@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAptRoot } from '../roots/apt.js';
 import { buildAptRepository, buildDebPackage, debFileName, removeFromAptRepository } from './deb.js';
 
-const TOOLS = ['dpkg', 'dpkg-deb', 'dpkg-scanpackages', 'apt-ftparchive', 'apt-cache'];
+const TOOLS = ['dpkg', 'dpkg-deb', 'dpkg-scanpackages', 'apt-cache'];
 const missing = TOOLS.filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
 const skipReason = missing.length > 0 ? `missing ${missing.join(', ')}` : null;
 if (skipReason !== null && process.env.PATCHWARDEN_REQUIRE_TOOLS === '1') {

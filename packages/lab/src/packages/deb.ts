@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -128,8 +129,9 @@ function maintainerScripts(spec: DebPackageSpec): Record<string, string> {
 
 /**
  * (Re)writes the index of a flat apt repository: `Packages` with every version of every package
- * (`dpkg-scanpackages --multiversion`; without it only the newest is listed) and a `Release`
- * (`apt-ftparchive release`). Clients use `deb [trusted=yes] file:<dir> ./`.
+ * (`dpkg-scanpackages --multiversion`; without it only the newest is listed) and a `Release` naming
+ * its size and checksums (what `apt-ftparchive release` writes for a flat repository, written here so
+ * the lab needs only dpkg-dev, not apt-utils). Clients use `deb [trusted=yes] file:<dir> ./`.
  */
 export async function indexAptRepository(repoDir: string): Promise<void> {
   const { stdout } = await exec('dpkg-scanpackages', ['--multiversion', '.', '/dev/null'], {
@@ -137,12 +139,25 @@ export async function indexAptRepository(repoDir: string): Promise<void> {
     maxBuffer: 64 * 1024 * 1024,
   });
   await writeFile(join(repoDir, 'Packages'), stdout);
-  await rm(join(repoDir, 'Release'), { force: true });
-  const release = await exec('apt-ftparchive', ['release', '.'], {
-    cwd: repoDir,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  await writeFile(join(repoDir, 'Release'), release.stdout);
+  await writeFile(join(repoDir, 'Release'), releaseFile(Buffer.from(stdout), new Date()));
+}
+
+/** A flat repository's `Release` for one `Packages` file. */
+function releaseFile(packages: Buffer, now: Date): string {
+  const line = (algorithm: string) =>
+    ` ${createHash(algorithm).update(packages).digest('hex')} ${packages.length} Packages`;
+  return [
+    `Date: ${now.toUTCString()}`,
+    'MD5Sum:',
+    line('md5'),
+    'SHA1:',
+    line('sha1'),
+    'SHA256:',
+    line('sha256'),
+    'SHA512:',
+    line('sha512'),
+    '',
+  ].join('\n');
 }
 
 export interface AptRepository {

@@ -57,6 +57,16 @@ export const HOST_SCOPED: ReadonlySet<Permission> = new Set<Permission>([
   'reports:read',
 ]);
 
+/**
+ * Permissions about nothing a group limits and that reveal nothing of the fleet: a role bound to a
+ * group grants them in full, so a group's operator can read advisories and manage their own tokens.
+ */
+export const SCOPE_FREE: ReadonlySet<Permission> = new Set<Permission>([
+  'advisories:read',
+  'feeds:read',
+  'tokens:write',
+]);
+
 export interface RoleBinding {
   role: Role;
   /** null: everywhere. */
@@ -64,9 +74,10 @@ export interface RoleBinding {
 }
 
 /**
- * Where `bindings` grant `permission`: `'all'`, the group ids it is limited to, or `'none'`.
- * A binding scoped to a group grants a permission that is not host-scoped nowhere, so an operator
- * of one group cannot, say, sync the fleet's feeds.
+ * Where `bindings` grant `permission`: `'all'`, the group ids it is limited to (sorted, distinct),
+ * or `'none'`. A binding scoped to a group grants a host-scoped permission for that group, a
+ * scope-free one (`SCOPE_FREE`) everywhere, and any other permission nowhere, so an operator of
+ * one group cannot, say, sync the fleet's feeds.
  */
 export function permissionScope(
   bindings: readonly RoleBinding[],
@@ -77,7 +88,7 @@ export function permissionScope(
     if (!ROLE_PERMISSIONS[binding.role].includes(permission)) {
       continue;
     }
-    if (binding.groupId === null) {
+    if (binding.groupId === null || SCOPE_FREE.has(permission)) {
       return 'all';
     }
     if (HOST_SCOPED.has(permission)) {
@@ -85,4 +96,38 @@ export function permissionScope(
     }
   }
   return groups.length === 0 ? 'none' : [...new Set(groups)].sort();
+}
+
+/**
+ * `bindings` with each group-scoped binding repeated for every group nested below its group (by
+ * `parentId`), so a role bound to a group covers its subgroups' hosts. Cycles are ignored.
+ */
+export function expandGroupBindings(
+  bindings: readonly RoleBinding[],
+  groups: readonly { id: string; parentId: string | null }[],
+): RoleBinding[] {
+  const children = new Map<string, string[]>();
+  for (const group of groups) {
+    if (group.parentId !== null) {
+      children.set(group.parentId, [...(children.get(group.parentId) ?? []), group.id]);
+    }
+  }
+  const expanded: RoleBinding[] = [];
+  const seen = new Set<string>();
+  for (const binding of bindings) {
+    const pending = [binding.groupId];
+    while (pending.length > 0) {
+      const groupId = pending.pop() ?? null;
+      const key = `${binding.role}\u0000${groupId ?? ''}`;
+      if (seen.has(key)) {
+        continue;
+      }
+      seen.add(key);
+      expanded.push({ role: binding.role, groupId });
+      if (groupId !== null) {
+        pending.push(...(children.get(groupId) ?? []));
+      }
+    }
+  }
+  return expanded;
 }

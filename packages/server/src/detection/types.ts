@@ -1,4 +1,4 @@
-import type { PackageRef } from '@patchwarden/core';
+import type { Criticality, InstalledPackage, OsIdentity, PackageRef } from '@patchwarden/core';
 import type { Database } from '@patchwarden/store';
 import type { Kysely } from 'kysely';
 
@@ -26,10 +26,30 @@ export interface DetectionService {
   evaluateHost(
     trx: Kysely<Database>,
     hostId: string,
-    options?: { packageNames?: readonly string[] },
+    options?: {
+      packageNames?: readonly string[];
+      /**
+       * The host's OS, criticality and installed packages (all of them, or those named in
+       * `packageNames`) when the caller has them at hand (`AppliedInventory.evaluation`), so they
+       * are not read again.
+       */
+      inventory?: {
+        os: OsIdentity | null;
+        criticality: Criticality;
+        packages: readonly InstalledPackage[];
+        /** The host's open findings as stored before this evaluation, when the caller read them. */
+        openFindings?: number;
+      };
+    },
   ): Promise<HostEvaluation>;
-  /** Re-evaluates every host that has one of `refs` installed (after a feed sync changed them). */
-  reevaluatePackages(refs: readonly PackageRef[]): Promise<{ hosts: number }>;
+  /**
+   * Re-evaluates every host that has one of `refs` installed (after a feed sync changed them), each
+   * host in its own transaction, after bringing the index up to the stored revision. Returns how
+   * many hosts were evaluated and the finding rows they opened, reopened and fixed.
+   */
+  reevaluatePackages(
+    refs: readonly PackageRef[],
+  ): Promise<{ hosts: number; opened: number; reopened: number; fixed: number }>;
   /** Brings the in-memory index up to the database's revision; returns that revision. */
   refresh(): Promise<number>;
 }

@@ -8,6 +8,7 @@ import {
   type LoadedFeed,
 } from './types.js';
 
+export { type CollectOptions, FeedCollector, type FeedReport, type FeedRole } from './collect.js';
 export { FEED_EXTENSIONS, type FeedFileKind, feedFileKind } from './decode.js';
 export type { CacheMeta } from './http.js';
 export {

@@ -1,7 +1,13 @@
 import { PatchwardenError } from '@patchwarden/core';
-import { findApiTokenByHash, findNodeKeyByHash, touchApiToken } from '@patchwarden/store';
+import { findApiTokenByHash, findNodeKeyByHash, listHostGroups, touchApiToken } from '@patchwarden/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { type Permission, permissionScope, type RoleBinding } from '../auth/permissions.js';
+import {
+  expandGroupBindings,
+  PERMISSIONS,
+  type Permission,
+  permissionScope,
+  type RoleBinding,
+} from '../auth/permissions.js';
 import { hashSecret } from '../auth/secrets.js';
 
 /** Who made a request. */
@@ -28,20 +34,61 @@ declare module 'fastify' {
 // A token's last use is recorded at most this often, so reads do not each cost a write.
 const TOUCH_INTERVAL_MS = 60_000;
 
+/** A registered route and how it authenticates, as `listRoutes` reports it. */
+export interface RouteRecord {
+  method: string;
+  url: string;
+  permission: Permission | null;
+  auth: 'agent' | 'public' | null;
+}
+
+const ROUTES = new WeakMap<FastifyInstance, RouteRecord[]>();
+
+/**
+ * Every route registered on `app` (one record per method, Fastify's HEAD twins included) with its
+ * auth config, in registration order; the RBAC test matrix is built from it.
+ */
+export function listRoutes(app: FastifyInstance): readonly RouteRecord[] {
+  return ROUTES.get(app) ?? [];
+}
+
 /**
  * Authenticates every request by its route's `config` and refuses routes registered without one.
  * Tokens come as `Authorization: Bearer <secret>`: `pwt_…` API tokens, `pwn_…` node keys.
  */
 export function registerAuth(app: FastifyInstance): void {
   app.decorateRequest('principal', null);
+  const routes: RouteRecord[] = [];
+  ROUTES.set(app, routes);
   app.addHook('onRoute', (route) => {
-    const config = (route.config ?? {}) as { permission?: Permission; auth?: string };
+    const config = (route.config ?? {}) as { permission?: Permission; auth?: 'agent' | 'public' };
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+      routes.push({
+        method,
+        url: route.url,
+        permission: config.permission ?? null,
+        auth: config.auth ?? null,
+      });
+    }
     if (
       config.permission === undefined &&
       config.auth === undefined &&
       !isUnauthenticatedBuiltin(route.url)
     ) {
       throw new Error(`route ${route.method} ${route.url} declares no permission or auth in its config`);
+    }
+    if (config.permission !== undefined && config.auth !== undefined) {
+      throw new Error(
+        `route ${route.method} ${route.url} declares both a permission and auth '${config.auth}'`,
+      );
+    }
+    if (config.permission !== undefined && !(PERMISSIONS as readonly string[]).includes(config.permission)) {
+      throw new Error(
+        `route ${route.method} ${route.url} requires an unknown permission ${config.permission}`,
+      );
+    }
+    if (config.auth !== undefined && config.auth !== 'agent' && config.auth !== 'public') {
+      throw new Error(`route ${route.method} ${route.url} has an unknown auth '${String(config.auth)}'`);
     }
   });
   app.addHook('onRequest', async (request) => {
@@ -110,12 +157,16 @@ async function authenticateUser(
   ) {
     await touchApiToken(app.store.db, found.token.id, now);
   }
+  const bindings = found.bindings.map((b) => ({ role: b.role, groupId: b.groupId }));
   return {
     kind: 'user',
     userId: found.user.id,
     email: found.user.email,
     tokenId: found.token.id,
-    bindings: found.bindings.map((b) => ({ role: b.role, groupId: b.groupId })),
+    // A role bound to a group covers its subgroups; groups are few, so they are read per request.
+    bindings: bindings.some((b) => b.groupId !== null)
+      ? expandGroupBindings(bindings, await listHostGroups(app.store.db))
+      : bindings,
   };
 }
 

@@ -81,6 +81,11 @@ export async function countUsers(db: Kysely<Database>): Promise<number> {
   return Number(row.n);
 }
 
+/**
+ * Gives a user a role everywhere (`groupId` null) or for one host group. Throws `USER_NOT_FOUND`,
+ * `GROUP_NOT_FOUND` (404) or `ROLE_BINDING_EXISTS` (409: the same role and scope is already bound;
+ * checked here because SQL unique indexes treat two null `group_id`s as distinct).
+ */
 export async function bindRole(
   db: Kysely<Database>,
   input: { userId: string; role: Role; groupId?: string | null },
@@ -88,6 +93,26 @@ export async function bindRole(
 ): Promise<RoleBindingRecord> {
   const id = randomUUID();
   const groupId = input.groupId ?? null;
+  if ((await getUser(db, input.userId)) === null) {
+    throw new PatchwardenError('USER_NOT_FOUND', `user ${input.userId} does not exist`, 404);
+  }
+  if (groupId !== null && (await getHostGroup(db, groupId)) === null) {
+    throw new PatchwardenError('GROUP_NOT_FOUND', `host group ${groupId} does not exist`, 404);
+  }
+  let existing = db
+    .selectFrom('role_bindings')
+    .select('id')
+    .where('user_id', '=', input.userId)
+    .where('role', '=', input.role);
+  existing =
+    groupId === null ? existing.where('group_id', 'is', null) : existing.where('group_id', '=', groupId);
+  if ((await existing.executeTakeFirst()) !== undefined) {
+    throw new PatchwardenError(
+      'ROLE_BINDING_EXISTS',
+      `user ${input.userId} already holds ${input.role} ${groupId === null ? 'everywhere' : `for group ${groupId}`}`,
+      409,
+    );
+  }
   await db
     .insertInto('role_bindings')
     .values({
@@ -109,7 +134,7 @@ export async function listRoleBindings(db: Kysely<Database>, userId: string): Pr
     .orderBy('role')
     .orderBy('group_id')
     .execute();
-  return rows.map((row) => ({ id: row.id, userId: row.user_id, role: row.role, groupId: row.group_id }));
+  return rows.map(toBinding);
 }
 
 export async function createApiToken(
@@ -243,4 +268,308 @@ export async function revokeNodeKeys(db: Kysely<Database>, hostId: string, now: 
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
+}
+
+/** The user with that id, or null. */
+export async function getUser(db: Kysely<Database>, id: string): Promise<User | null> {
+  const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  return row === undefined ? null : toUser(row);
+}
+
+/** A user with the roles they hold. */
+export interface UserWithBindings extends User {
+  bindings: RoleBindingRecord[];
+}
+
+export interface UserPage {
+  /** In ascending email order. */
+  users: UserWithBindings[];
+  /** Pass as `after` for the next page; null when this page is the last. */
+  nextCursor: string | null;
+}
+
+export const MAX_USER_PAGE_SIZE = 1000;
+
+/**
+ * One page of users in ascending email order, after the email `after` (exclusive), each with their
+ * bindings. `limit` 1..1,000 (default 100), else `INVALID_PAGE_SIZE` (400).
+ */
+export async function listUsers(
+  db: Kysely<Database>,
+  options: { after?: string | null; limit?: number } = {},
+): Promise<UserPage> {
+  const limit = options.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_USER_PAGE_SIZE) {
+    throw new PatchwardenError(
+      'INVALID_PAGE_SIZE',
+      `page size must be an integer from 1 to ${MAX_USER_PAGE_SIZE}, got ${limit}`,
+      400,
+    );
+  }
+  let query = db
+    .selectFrom('users')
+    .selectAll()
+    .orderBy('email')
+    .limit(limit + 1);
+  if (options.after != null) {
+    query = query.where('email', '>', options.after);
+  }
+  const rows = await query.execute();
+  const page = rows.slice(0, limit).map(toUser);
+  const bindings =
+    page.length === 0
+      ? []
+      : await db
+          .selectFrom('role_bindings')
+          .selectAll()
+          .where(
+            'user_id',
+            'in',
+            page.map((u) => u.id),
+          )
+          .orderBy('role')
+          .orderBy('group_id')
+          .execute();
+  const users = page.map((user) => ({
+    ...user,
+    bindings: bindings.filter((b) => b.user_id === user.id).map(toBinding),
+  }));
+  return { users, nextCursor: rows.length > limit ? (users.at(-1)?.email ?? null) : null };
+}
+
+/**
+ * Disables (`disabledAt` a time) or re-enables (null) a user; a disabled user's tokens stop
+ * working (`USER_DISABLED`) but stay revocable. Returns the user, or null when there is none.
+ */
+export async function setUserDisabled(
+  db: Kysely<Database>,
+  id: string,
+  disabledAt: Date | null,
+): Promise<User | null> {
+  await db
+    .updateTable('users')
+    .set({ disabled_at: disabledAt === null ? null : writeTimestamp(disabledAt) })
+    .where('id', '=', id)
+    .execute();
+  return getUser(db, id);
+}
+
+export async function getRoleBinding(db: Kysely<Database>, id: string): Promise<RoleBindingRecord | null> {
+  const row = await db.selectFrom('role_bindings').selectAll().where('id', '=', id).executeTakeFirst();
+  return row === undefined ? null : toBinding(row);
+}
+
+/** Removes a role binding; false when there was none with that id. */
+export async function unbindRole(db: Kysely<Database>, id: string): Promise<boolean> {
+  const result = await db.deleteFrom('role_bindings').where('id', '=', id).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+/** Users who are not disabled and hold `admin` everywhere: the ones who can repair access. */
+export async function countActiveAdmins(db: Kysely<Database>): Promise<number> {
+  const row = await db
+    .selectFrom('role_bindings')
+    .innerJoin('users', 'users.id', 'role_bindings.user_id')
+    .select((eb) => eb.fn.count<number | string>('users.id').distinct().as('n'))
+    .where('role_bindings.role', '=', 'admin')
+    .where('role_bindings.group_id', 'is', null)
+    .where('users.disabled_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function getApiToken(db: Kysely<Database>, id: string): Promise<ApiToken | null> {
+  const row = await db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+  return row === undefined ? null : toApiToken(row);
+}
+
+export const MAX_TOKEN_LIST = 1000;
+
+/**
+ * API tokens, newest first, of one user (`userId`) or of everyone; never their hashes. At most
+ * 1,000 (`MAX_TOKEN_LIST`): the newest ones.
+ */
+export async function listApiTokens(
+  db: Kysely<Database>,
+  options: { userId?: string | null } = {},
+): Promise<ApiToken[]> {
+  let query = db
+    .selectFrom('api_tokens')
+    .select(['id', 'user_id', 'name', 'created_at', 'expires_at', 'last_used_at', 'revoked_at'])
+    .orderBy('created_at', 'desc')
+    .orderBy('id')
+    .limit(MAX_TOKEN_LIST);
+  if (options.userId != null) {
+    query = query.where('user_id', '=', options.userId);
+  }
+  return (await query.execute()).map(toApiToken);
+}
+
+/**
+ * Revokes a live token. Returns it as revoked; null when there is no such token. Throws
+ * `TOKEN_ALREADY_REVOKED` (409) when it was revoked before.
+ */
+export async function revokeApiToken(db: Kysely<Database>, id: string, now: Date): Promise<ApiToken | null> {
+  const result = await db
+    .updateTable('api_tokens')
+    .set({ revoked_at: writeTimestamp(now) })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  const token = await getApiToken(db, id);
+  if (token !== null && result.numUpdatedRows === 0n) {
+    throw new PatchwardenError(
+      'TOKEN_ALREADY_REVOKED',
+      `the API token ${token.name} was revoked at ${token.revokedAt?.toISOString()}`,
+      409,
+    );
+  }
+  return token;
+}
+
+/** A named set of hosts; roles can be bound to one. `parentId` nests it under another group. */
+export interface HostGroup {
+  id: string;
+  name: string;
+  parentId: string | null;
+  description: string | null;
+  createdAt: Date;
+}
+
+/** Throws `GROUP_EXISTS` (409) for a taken name, `GROUP_NOT_FOUND` (404) for an unknown parent. */
+export async function createHostGroup(
+  db: Kysely<Database>,
+  input: { id?: string; name: string; parentId?: string | null; description?: string | null },
+  now: Date,
+): Promise<HostGroup> {
+  const taken = await db
+    .selectFrom('host_groups')
+    .select('id')
+    .where('name', '=', input.name)
+    .executeTakeFirst();
+  if (taken !== undefined) {
+    throw new PatchwardenError('GROUP_EXISTS', `a host group named ${input.name} exists`, 409);
+  }
+  const parentId = input.parentId ?? null;
+  if (parentId !== null && (await getHostGroup(db, parentId)) === null) {
+    throw new PatchwardenError('GROUP_NOT_FOUND', `parent host group ${parentId} does not exist`, 404);
+  }
+  const group: HostGroup = {
+    id: input.id ?? randomUUID(),
+    name: input.name,
+    parentId,
+    description: input.description ?? null,
+    createdAt: now,
+  };
+  await db
+    .insertInto('host_groups')
+    .values({
+      id: group.id,
+      name: group.name,
+      parent_id: group.parentId,
+      description: group.description,
+      created_at: writeTimestamp(now),
+    })
+    .execute();
+  return group;
+}
+
+export async function getHostGroup(db: Kysely<Database>, id: string): Promise<HostGroup | null> {
+  const row = await db.selectFrom('host_groups').selectAll().where('id', '=', id).executeTakeFirst();
+  return row === undefined ? null : toHostGroup(row);
+}
+
+/** Every host group, by name. Groups are few (tens to thousands), so there is no paging. */
+export async function listHostGroups(db: Kysely<Database>): Promise<HostGroup[]> {
+  const rows = await db.selectFrom('host_groups').selectAll().orderBy('name').execute();
+  return rows.map(toHostGroup);
+}
+
+/**
+ * Deletes an empty host group (its role bindings go with it). Returns false when there is none;
+ * throws `GROUP_NOT_EMPTY` (409) while hosts or child groups belong to it.
+ */
+export async function deleteHostGroup(db: Kysely<Database>, id: string): Promise<boolean> {
+  const host = await db
+    .selectFrom('hosts')
+    .select('id')
+    .where('group_id', '=', id)
+    .limit(1)
+    .executeTakeFirst();
+  const child = await db
+    .selectFrom('host_groups')
+    .select('id')
+    .where('parent_id', '=', id)
+    .limit(1)
+    .executeTakeFirst();
+  if (host !== undefined || child !== undefined) {
+    throw new PatchwardenError(
+      'GROUP_NOT_EMPTY',
+      `host group ${id} still has ${host === undefined ? 'child groups' : 'hosts'}; move them first`,
+      409,
+    );
+  }
+  const result = await db.deleteFrom('host_groups').where('id', '=', id).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+function toUser(row: {
+  id: string;
+  email: string;
+  display_name: string;
+  created_at: Date | string;
+  disabled_at: Date | string | null;
+}): User {
+  return {
+    id: row.id,
+    email: row.email,
+    displayName: row.display_name,
+    createdAt: readTimestamp(row.created_at),
+    disabledAt: readOptionalTimestamp(row.disabled_at),
+  };
+}
+
+function toBinding(row: {
+  id: string;
+  user_id: string;
+  role: Role;
+  group_id: string | null;
+}): RoleBindingRecord {
+  return { id: row.id, userId: row.user_id, role: row.role, groupId: row.group_id };
+}
+
+function toApiToken(row: {
+  id: string;
+  user_id: string;
+  name: string;
+  created_at: Date | string;
+  expires_at: Date | string | null;
+  last_used_at: Date | string | null;
+  revoked_at: Date | string | null;
+}): ApiToken {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    name: row.name,
+    createdAt: readTimestamp(row.created_at),
+    expiresAt: readOptionalTimestamp(row.expires_at),
+    lastUsedAt: readOptionalTimestamp(row.last_used_at),
+    revokedAt: readOptionalTimestamp(row.revoked_at),
+  };
+}
+
+function toHostGroup(row: {
+  id: string;
+  name: string;
+  parent_id: string | null;
+  description: string | null;
+  created_at: Date | string;
+}): HostGroup {
+  return {
+    id: row.id,
+    name: row.name,
+    parentId: row.parent_id,
+    description: row.description,
+    createdAt: readTimestamp(row.created_at),
+  };
 }

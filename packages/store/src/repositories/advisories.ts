@@ -44,12 +44,19 @@ export function advisoryContentHash(advisory: Advisory): string {
 /**
  * Writes a feed's parsed records, only where they changed (by content hash), in the caller's
  * transaction. A record belongs to the feed that wrote it last. With `isCompleteSnapshot`, this
- * feed's stored records missing from `inputs` are deleted (a full export was read). Bumps the
+ * feed's stored records missing from `inputs` are deleted (a full export was read), except those
+ * that findings cite: these stay, withdrawn (at `now`) and belonging to no feed. Bumps the
  * `advisories` revision when anything changed.
  */
 export async function putAdvisories(
   trx: Kysely<Database>,
-  input: { feedId: string | null; inputs: readonly AdvisoryIndexInput[]; isCompleteSnapshot: boolean },
+  input: {
+    feedId: string | null;
+    inputs: readonly AdvisoryIndexInput[];
+    isCompleteSnapshot: boolean;
+    /** When a removed record that findings still cite is marked withdrawn; default the current time. */
+    now?: Date;
+  },
 ): Promise<PutAdvisoriesResult> {
   const byId = new Map<string, AdvisoryIndexInput>();
   for (const entry of input.inputs) {
@@ -100,14 +107,46 @@ export async function putAdvisories(
     for (const row of gone) {
       touch(storedAdvisory(row.record, row.id).advisory);
     }
+    // Findings cite advisories without cascade (they are history): a removed record that findings
+    // cite stays as a withdrawn record belonging to no feed, so it produces no finding any more.
+    const cited = new Set<string>();
     for (let i = 0; i < gone.length; i += CHUNK) {
+      const rows = await trx
+        .selectFrom('findings')
+        .select('advisory_id')
+        .distinct()
+        .where(
+          'advisory_id',
+          'in',
+          gone.slice(i, i + CHUNK).map((row) => row.id),
+        )
+        .execute();
+      for (const row of rows) cited.add(row.advisory_id);
+    }
+    const deletable = gone.filter((row) => !cited.has(row.id));
+    for (let i = 0; i < deletable.length; i += CHUNK) {
       await trx
         .deleteFrom('advisories')
         .where(
           'id',
           'in',
-          gone.slice(i, i + CHUNK).map((row) => row.id),
+          deletable.slice(i, i + CHUNK).map((row) => row.id),
         )
+        .execute();
+    }
+    const withdrawnAt = (input.now ?? new Date()).toISOString();
+    for (const row of gone.filter((r) => cited.has(r.id))) {
+      const entry = storedAdvisory(row.record, row.id);
+      const withdrawn = { ...entry, advisory: { ...entry.advisory, withdrawn: withdrawnAt } };
+      await trx
+        .updateTable('advisories')
+        .set({
+          withdrawn_at: withdrawnAt,
+          feed_id: null,
+          content_hash: advisoryContentHash(withdrawn.advisory),
+          record: JSON.stringify(withdrawn),
+        })
+        .where('id', '=', row.id)
         .execute();
     }
     removed = gone.length;
@@ -117,12 +156,20 @@ export async function putAdvisories(
     const chunk = writes.slice(i, i + CHUNK);
     const changedIds = chunk.filter((w) => !w.isNew).map((w) => w.id);
     if (changedIds.length > 0) {
-      await trx.deleteFrom('advisories').where('id', 'in', changedIds).execute();
+      // Rewritten in place, not deleted and inserted: findings cite the row (without cascade).
+      await trx.deleteFrom('advisory_affected').where('advisory_id', 'in', changedIds).execute();
+      for (const w of chunk.filter((c) => !c.isNew)) {
+        const { id: _id, ...row } = advisoryRow(w.id, w.entry, w.hash, input.feedId);
+        await trx.updateTable('advisories').set(row).where('id', '=', w.id).execute();
+      }
     }
-    await trx
-      .insertInto('advisories')
-      .values(chunk.map((w) => advisoryRow(w.id, w.entry, w.hash, input.feedId)))
-      .execute();
+    const fresh = chunk.filter((w) => w.isNew);
+    if (fresh.length > 0) {
+      await trx
+        .insertInto('advisories')
+        .values(fresh.map((w) => advisoryRow(w.id, w.entry, w.hash, input.feedId)))
+        .execute();
+    }
     const affected = chunk.flatMap((w) => affectedRows(w.id, w.entry.advisory));
     for (let j = 0; j < affected.length; j += CHUNK) {
       await trx

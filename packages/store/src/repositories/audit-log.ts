@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { PatchwardenError } from '@patchwarden/core';
 import type { Kysely } from 'kysely';
 import { readJson, readTimestamp, writeTimestamp } from '../codec.js';
 import { lockAuditChain, type StoreDialect } from '../dialect.js';
@@ -111,4 +112,64 @@ function toAuditEntry(row: HashedFields & { hash: string }): AuditEntry {
     prevHash: row.prev_hash,
     hash: row.hash,
   };
+}
+
+export interface AuditPage {
+  /** In ascending `seq` order. */
+  entries: AuditEntry[];
+  /** Pass as `after` for the next page; null when this page is the last. */
+  nextCursor: number | null;
+}
+
+export const MAX_AUDIT_PAGE_SIZE = 1000;
+
+/**
+ * One page of the audit log in `seq` order after `after` (exclusive), optionally only entries with
+ * that `action`, `actor`, `targetType` and `targetId` (exact matches). `limit` 1..1,000 (default
+ * 100), else `INVALID_PAGE_SIZE` (400).
+ */
+export async function listAuditEntries(
+  db: Kysely<Database>,
+  options: {
+    after?: number | null;
+    limit?: number;
+    action?: string;
+    actor?: string;
+    targetType?: string;
+    targetId?: string;
+  } = {},
+): Promise<AuditPage> {
+  const limit = options.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AUDIT_PAGE_SIZE) {
+    throw new PatchwardenError(
+      'INVALID_PAGE_SIZE',
+      `page size must be an integer from 1 to ${MAX_AUDIT_PAGE_SIZE}, got ${limit}`,
+      400,
+    );
+  }
+  let query = db
+    .selectFrom('audit_log')
+    .selectAll()
+    .orderBy('seq')
+    .limit(limit + 1);
+  if (options.after != null) {
+    query = query.where('seq', '>', options.after);
+  }
+  if (options.action !== undefined) {
+    query = query.where('action', '=', options.action);
+  }
+  if (options.actor !== undefined) {
+    query = query.where('actor', '=', options.actor);
+  }
+  if (options.targetType !== undefined) {
+    query = query.where('target_type', '=', options.targetType);
+  }
+  if (options.targetId !== undefined) {
+    query = query.where('target_id', '=', options.targetId);
+  }
+  const rows = await query.execute();
+  const entries = rows
+    .slice(0, limit)
+    .map((row) => toAuditEntry({ ...row, seq: Number(row.seq), at: writeTimestamp(readTimestamp(row.at)) }));
+  return { entries, nextCursor: rows.length > limit ? (entries.at(-1)?.seq ?? null) : null };
 }

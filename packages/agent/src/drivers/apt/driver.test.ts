@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,15 +11,13 @@ import {
   removeFromAptRepository,
 } from '../../../../lab/src/packages/deb.js';
 import { createAptRoot } from '../../../../lab/src/roots/apt.js';
-import type { CommandResult } from '../types.js';
+import { commandResult, installed, missingOnPath, skipReasonFor, waitFor } from '../testing.js';
 import { classifyAptFailure, createAptDriver } from './index.js';
 
-const TOOLS = ['apt-get', 'dpkg', 'dpkg-query', 'dpkg-deb', 'dpkg-scanpackages', 'apt-ftparchive'];
-const missing = TOOLS.filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
-const skipReason = missing.length > 0 ? `missing ${missing.join(', ')}` : null;
-if (skipReason !== null && process.env.PATCHWARDEN_REQUIRE_TOOLS === '1') {
-  throw new Error(`PATCHWARDEN_REQUIRE_TOOLS=1 but ${skipReason}`);
-}
+const skipReason = skipReasonFor(
+  'apt',
+  missingOnPath(['apt-get', 'dpkg', 'dpkg-query', 'dpkg-deb', 'dpkg-scanpackages']),
+);
 
 const PACKAGES: DebPackageSpec[] = [
   { name: 'pms-hello', version: '1.0' },
@@ -87,15 +84,7 @@ describe.skipIf(skipReason !== null)(
       expect(result.changes).toEqual([{ name: 'pms-hello', architecture: 'all', from: null, to: '1.0' }]);
       expect(result.commands[0]?.command).toContain('pms-hello=1.0');
       expect(result.commands[0]?.exitCode).toBe(0);
-      expect(await driver.readInventory()).toEqual([
-        {
-          name: 'pms-hello',
-          version: '1.0',
-          architecture: 'all',
-          source: { name: 'pms-hello', version: '1.0' },
-          ecosystem: 'deb',
-        },
-      ]);
+      expect(await driver.readInventory()).toEqual([installed('pms-hello', '1.0', 'all', 'deb')]);
       expect(await readFile(join(root, 'usr/share/pms-hello/VERSION'), 'utf8')).toBe('pms-hello 1.0\n');
     });
 
@@ -186,6 +175,20 @@ describe.skipIf(skipReason !== null)(
       expect(simulated.changes).toEqual([{ name: 'pms-hello', architecture: 'all', from: '2.0', to: '1.1' }]);
       expect(result.isSuccess).toBe(true);
       expect(result.changes).toEqual([{ name: 'pms-hello', architecture: 'all', from: '2.0', to: '1.1' }]);
+    });
+
+    it('removes named packages (rollback of a job that newly installed them)', async () => {
+      const { driver } = await freshRoot();
+      await driver.install([
+        { name: 'pms-hello', version: '1.0' },
+        { name: 'pms-lib', version: '1.0' },
+      ]);
+
+      const result = await driver.remove([{ name: 'pms-lib', architecture: 'all' }]);
+
+      expect(result.isSuccess).toBe(true);
+      expect(result.changes).toEqual([{ name: 'pms-lib', architecture: 'all', from: '1.0', to: null }]);
+      expect((await driver.readInventory()).map((p) => `${p.name} ${p.version}`)).toEqual(['pms-hello 1.0']);
     });
 
     it('rolls back to the exact previous version after the repository dropped it', async () => {
@@ -348,17 +351,7 @@ describe.skipIf(skipReason !== null)(
 );
 
 describe('drivers/apt/errors', () => {
-  function result(stderr: string, stdout = ''): CommandResult {
-    return {
-      command: ['apt-get'],
-      exitCode: 100,
-      stdout,
-      stderr,
-      truncated: false,
-      timedOut: false,
-      durationMs: 1,
-    };
-  }
+  const result = (stderr: string) => commandResult({ command: ['apt-get'], exitCode: 100, stderr });
 
   it.each`
     stderr                                                                                           | reason
@@ -380,11 +373,3 @@ describe('drivers/apt/errors', () => {
     );
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

@@ -1,8 +1,19 @@
-import { constants } from 'node:fs';
-import { access, copyFile, mkdir, readdir } from 'node:fs/promises';
-import { delimiter, join, resolve } from 'node:path';
-import { deb, type InstalledPackage, PatchwardenError, parseDpkgStatus } from '@patchwarden/core';
-import { DEFAULT_MAX_OUTPUT_BYTES, runCommand } from '../run-command.js';
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { deb, type InstalledPackage, PatchwardenError, parseDpkgStatus } from '@patchwarden/core/host';
+import {
+  assertNoDowngrade,
+  collectPackageFiles,
+  commandError,
+  diffInventories,
+  exitedZero,
+  type Judge,
+  missingSpecs,
+  nameAndArchitecture,
+  outcomeOf,
+  runChange,
+} from '../operation.js';
+import { areExecutablesPresent, DRIVER_PATH, runCommand, runQuery } from '../run-command.js';
 import type {
   AvailableUpdate,
   CommandResult,
@@ -44,9 +55,7 @@ export interface DpkgPackageState {
   status: string;
 }
 
-/** Output that is parsed (inventories, plans, update lists) is read whole, up to this. */
-const QUERY_OUTPUT_LIMIT = 64 * 1024 * 1024;
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const JUDGE: Judge = { isOk: exitedZero, classify: classifyAptFailure };
 const APT_ARCHIVES = 'var/cache/apt/archives';
 // dpkg-query's own ${Field} syntax (dpkg-query(1) --showformat), not a template.
 // biome-ignore lint/suspicious/noTemplateCurlyInString: see above
@@ -62,7 +71,7 @@ export function createAptDriver(options: AptDriverOptions): AptDriver {
   const admindir = root === null ? '/var/lib/dpkg' : join(root, 'var/lib/dpkg');
   const archives = root === null ? `/${APT_ARCHIVES}` : join(root, APT_ARCHIVES);
   const env: NodeJS.ProcessEnv = {
-    PATH: options.path ?? DEFAULT_PATH,
+    PATH: options.path ?? DRIVER_PATH,
     LC_ALL: 'C',
     LANG: 'C',
     DEBIAN_FRONTEND: 'noninteractive',
@@ -70,24 +79,14 @@ export function createAptDriver(options: AptDriverOptions): AptDriver {
     ...(root === null ? {} : { APT_CONFIG: join(root, 'etc/apt/apt.conf') }),
   };
 
+  const context = { env, timeoutMs: options.timeoutMs, maxOutputBytes: options.maxOutputBytes };
+
   function run(argv: string[], cwd?: string): Promise<CommandResult> {
-    return runCommand(argv, {
-      env,
-      cwd,
-      timeoutMs: options.timeoutMs,
-      maxOutputBytes: options.maxOutputBytes,
-    });
+    return runCommand(argv, { ...context, cwd });
   }
 
-  /** A run whose output is parsed: read whole (up to QUERY_OUTPUT_LIMIT), bounded only in the result. */
-  async function query(argv: string[]): Promise<{ full: CommandResult; result: CommandResult }> {
-    const full = await runCommand(argv, {
-      env,
-      timeoutMs: options.timeoutMs,
-      maxOutputBytes: QUERY_OUTPUT_LIMIT,
-    });
-    if (full.truncated) throw outputTooLarge(full);
-    return { full, result: bounded(full, options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES) };
+  function query(argv: string[]): Promise<{ full: CommandResult; result: CommandResult }> {
+    return runQuery(argv, context);
   }
 
   function aptGet(args: string[]): string[] {
@@ -119,7 +118,7 @@ export function createAptDriver(options: AptDriverOptions): AptDriver {
     const { full: result } = await query(dpkgQuery(['-W', `-f=${STATES_FORMAT}`]));
     // dpkg-query -W exits 1 with "no packages found matching" on an empty database.
     if (result.exitCode !== 0 && !(result.exitCode === 1 && result.stdout === '')) {
-      throw commandError('DPKG_QUERY_FAILED', result);
+      throw commandError('DPKG_QUERY_FAILED', result, classifyAptFailure);
     }
     const states: DpkgPackageState[] = [];
     for (const line of result.stdout.split('\n')) {
@@ -140,50 +139,39 @@ export function createAptDriver(options: AptDriverOptions): AptDriver {
   async function readInventory(): Promise<InstalledPackage[]> {
     const { full: result } = await query(dpkgQuery(['--status']));
     if (result.exitCode !== 0 && !(result.exitCode === 1 && result.stdout === '')) {
-      throw commandError('DPKG_QUERY_FAILED', result);
+      throw commandError('DPKG_QUERY_FAILED', result, classifyAptFailure);
     }
     return parseDpkgStatus(result.stdout, `${admindir}/status`);
   }
 
   /** Runs a changing apt-get command between two reads of dpkg's state. */
-  async function change(argv: string[], expected: PackageSpec[] = []): Promise<OperationResult> {
-    const before = await readPackageStates();
-    const result = await run(argv);
-    const after = await readPackageStates();
-    const changes = diffStates(before, after);
-    if (result.exitCode !== 0 || result.timedOut) {
-      return { isSuccess: false, reason: classifyAptFailure(result), changes, commands: [result] };
-    }
-    const wasBroken = new Set(before.filter(isBroken).map((s) => `${s.name}\t${s.architecture ?? ''}`));
-    const broken = after.filter((s) => isBroken(s) && !wasBroken.has(`${s.name}\t${s.architecture ?? ''}`));
-    const missing = expected.filter(
-      (spec) => !after.some((s) => s.name === spec.name && s.version === spec.version && s.status[1] === 'i'),
-    );
-    if (broken.length > 0 || missing.length > 0) {
-      return { isSuccess: false, reason: 'unknown', changes, commands: [result] };
-    }
-    return { isSuccess: true, reason: null, changes, commands: [result] };
+  function change(argv: string[], expected: PackageSpec[] = []): Promise<OperationResult> {
+    return runChange({
+      read: readPackageStates,
+      run: () => run(argv),
+      diff: (before, after) =>
+        diffInventories(before, after, { identity: nameAndArchitecture, compareVersions: deb.compare }),
+      judge: JUDGE,
+      verify(_result, after, before) {
+        const wasBroken = new Set(before.filter(isBroken).map(nameAndArchitecture));
+        const broken = after.filter((s) => isBroken(s) && !wasBroken.has(nameAndArchitecture(s)));
+        const missing = missingSpecs(
+          expected,
+          after,
+          (spec, s) => s.name === spec.name && s.version === spec.version && s.status[1] === 'i',
+        );
+        return broken.length > 0 || missing.length > 0 ? 'unknown' : null;
+      },
+    });
   }
 
-  async function assertNoDowngrade(packages: PackageSpec[]): Promise<void> {
-    const installed = await readPackageStates();
-    for (const spec of packages) {
-      for (const state of installed) {
-        if (state.name !== spec.name || !sameArch(spec, state)) continue;
-        if (deb.compare(spec.version, state.version) < 0) {
-          throw new PatchwardenError(
-            'DOWNGRADE_NOT_ALLOWED',
-            `${spec.name} ${state.version} -> ${spec.version} is a downgrade; pass allowDowngrade`,
-            409,
-          );
-        }
-      }
-    }
+  async function refuseDowngrades(packages: PackageSpec[]): Promise<void> {
+    assertNoDowngrade(packages, await readPackageStates(), deb.compare);
   }
 
   async function simulateArgs(argv: string[]): Promise<OperationResult> {
     const { full, result } = await query(argv);
-    if (full.exitCode !== 0 || full.timedOut) {
+    if (!exitedZero(full)) {
       return { isSuccess: false, reason: classifyAptFailure(full), changes: [], commands: [result] };
     }
     return { isSuccess: true, reason: null, changes: parseSimulation(full.stdout), commands: [result] };
@@ -229,16 +217,35 @@ export function createAptDriver(options: AptDriverOptions): AptDriver {
     );
   }
 
+  async function download(spec: PackageSpec, target: string): Promise<string> {
+    const before = new Set(await readdir(target));
+    const result = await run(aptGet(['download', specArg(spec)]), target);
+    if (!exitedZero(result)) {
+      throw commandError(
+        'PACKAGE_FILE_UNAVAILABLE',
+        result,
+        classifyAptFailure,
+        `${spec.name} ${spec.version}`,
+      );
+    }
+    const prefix = `${spec.name}_${encodeVersion(spec.version)}_`;
+    const fresh = (await readdir(target)).filter((f) => f.startsWith(prefix) && f.endsWith('.deb'));
+    const found = fresh.find((f) => !before.has(f)) ?? fresh[0];
+    if (found === undefined || !(await isPackageFile(join(target, found), spec))) {
+      throw new PatchwardenError(
+        'PACKAGE_FILE_UNAVAILABLE',
+        `apt-get download ${specArg(spec)} left no matching file in ${target}`,
+        502,
+      );
+    }
+    return join(target, found);
+  }
+
   const driver: AptDriver = {
     id: 'apt',
     ecosystem: 'deb',
 
-    async isAvailable() {
-      for (const program of ['apt-get', 'dpkg', 'dpkg-query', 'dpkg-deb']) {
-        if (!(await isOnPath(program, env.PATH ?? DEFAULT_PATH))) return false;
-      }
-      return true;
-    },
+    isAvailable: () => areExecutablesPresent(['apt-get', 'dpkg', 'dpkg-query', 'dpkg-deb'], env.PATH),
 
     readInventory,
     readPackageStates,
@@ -251,23 +258,17 @@ export function createAptDriver(options: AptDriverOptions): AptDriver {
       const result = await run(aptGet(['update']));
       // apt-get update exits 0 when an index could not be fetched ("W: Some index files failed to
       // download. They have been ignored, or old ones used instead.").
-      const isSuccess =
-        result.exitCode === 0 &&
-        !result.timedOut &&
-        !/^E: |Failed to fetch|failed to download/m.test(result.stderr);
-      return {
-        isSuccess,
-        reason: isSuccess ? null : classifyAptFailure(result),
-        changes: [],
-        commands: [result],
-      };
+      return outcomeOf([result], [], {
+        isOk: (r) => exitedZero(r) && !/^E: |Failed to fetch|failed to download/m.test(r.stderr),
+        classify: classifyAptFailure,
+      });
     },
 
     async listUpdates() {
       // A simulated dist-upgrade lists every installed package with a newer candidate (plain
       // `upgrade` would hide those that need a new dependency).
       const { full: result } = await query(aptGet(['-s', 'dist-upgrade']));
-      if (result.exitCode !== 0 || result.timedOut) throw commandError('APT_LIST_UPDATES_FAILED', result);
+      if (!exitedZero(result)) throw commandError('APT_LIST_UPDATES_FAILED', result, classifyAptFailure);
       const updates: AvailableUpdate[] = [];
       for (const change of parseSimulation(result.stdout)) {
         if (change.from === null || change.to === null || deb.compare(change.to, change.from) <= 0) continue;
@@ -283,7 +284,7 @@ export function createAptDriver(options: AptDriverOptions): AptDriver {
 
     async simulate(operation) {
       if (operation.kind === 'upgrade') return simulateArgs(aptGet(['-s', ...upgradeArgs(operation.names)]));
-      if (operation.allowDowngrade !== true) await assertNoDowngrade(operation.packages);
+      if (operation.allowDowngrade !== true) await refuseDowngrades(operation.packages);
       const downgrade = operation.allowDowngrade === true ? ['--allow-downgrades'] : [];
       return simulateArgs(
         aptGet(['-s', 'install', '--no-remove', ...downgrade, ...operation.packages.map(specArg)]),
@@ -291,7 +292,7 @@ export function createAptDriver(options: AptDriverOptions): AptDriver {
     },
 
     async install(packages, installOptions = {}) {
-      if (installOptions.allowDowngrade !== true) await assertNoDowngrade(packages);
+      if (installOptions.allowDowngrade !== true) await refuseDowngrades(packages);
       const downgrade = installOptions.allowDowngrade === true ? ['--allow-downgrades'] : [];
       return change(aptGet(['install', '--no-remove', ...downgrade, ...packages.map(specArg)]), packages);
     },
@@ -300,36 +301,8 @@ export function createAptDriver(options: AptDriverOptions): AptDriver {
       return change(aptGet(upgradeArgs(names)));
     },
 
-    async fetchPackageFiles(packages, dir) {
-      const target = resolve(dir);
-      await mkdir(target, { recursive: true });
-      const paths: string[] = [];
-      for (const spec of packages) {
-        const cached = await findInArchives(spec);
-        if (cached !== null) {
-          const path = join(target, cached.slice(cached.lastIndexOf('/') + 1));
-          await copyFile(cached, path);
-          paths.push(path);
-          continue;
-        }
-        const before = new Set(await readdir(target));
-        const result = await run(aptGet(['download', specArg(spec)]), target);
-        if (result.exitCode !== 0 || result.timedOut) {
-          throw commandError('PACKAGE_FILE_UNAVAILABLE', result, `${spec.name} ${spec.version}`);
-        }
-        const prefix = `${spec.name}_${encodeVersion(spec.version)}_`;
-        const fresh = (await readdir(target)).filter((f) => f.startsWith(prefix) && f.endsWith('.deb'));
-        const found = fresh.find((f) => !before.has(f)) ?? fresh[0];
-        if (found === undefined || !(await isPackageFile(join(target, found), spec))) {
-          throw new PatchwardenError(
-            'PACKAGE_FILE_UNAVAILABLE',
-            `apt-get download ${specArg(spec)} left no matching file in ${target}`,
-            502,
-          );
-        }
-        paths.push(join(target, found));
-      }
-      return paths;
+    fetchPackageFiles(packages, dir) {
+      return collectPackageFiles(packages, dir, { findCached: findInArchives, download });
     },
 
     async installFiles(paths) {
@@ -337,6 +310,11 @@ export function createAptDriver(options: AptDriverOptions): AptDriver {
       // themselves are installed even when no repository has their version any more.
       const files = paths.map((path) => resolve(path));
       return change(aptGet(['install', '--allow-downgrades', '--no-remove', ...files]));
+    },
+
+    async remove(packages) {
+      const names = packages.map((p) => (p.architecture == null ? p.name : `${p.name}:${p.architecture}`));
+      return change(aptGet(['remove', ...names]));
     },
 
     classify: classifyAptFailure,
@@ -352,11 +330,6 @@ function isBroken(state: DpkgPackageState): boolean {
 function specArg(spec: PackageSpec): string {
   const arch = spec.architecture ?? null;
   return arch === null ? `${spec.name}=${spec.version}` : `${spec.name}:${arch}=${spec.version}`;
-}
-
-function sameArch(spec: PackageSpec, state: { architecture: string | null }): boolean {
-  const arch = spec.architecture ?? null;
-  return arch === null || state.architecture === arch;
 }
 
 /** How apt names a version in a file name: the epoch's ':' becomes `%3a`. */
@@ -391,76 +364,4 @@ function splitArch(name: string, architecture: string | null): [string, string |
   const colon = name.indexOf(':');
   if (colon < 0) return [name, architecture];
   return [name.slice(0, colon), architecture ?? name.slice(colon + 1)];
-}
-
-function diffStates(before: DpkgPackageState[], after: DpkgPackageState[]): PackageChange[] {
-  const key = (s: DpkgPackageState) => `${s.name}\t${s.architecture ?? ''}`;
-  const old = new Map(before.map((s) => [key(s), s]));
-  const now = new Map(after.map((s) => [key(s), s]));
-  const changes: PackageChange[] = [];
-  for (const [k, s] of now) {
-    const previous = old.get(k);
-    if (previous?.version !== s.version) {
-      changes.push({
-        name: s.name,
-        architecture: s.architecture,
-        from: previous?.version ?? null,
-        to: s.version,
-      });
-    }
-  }
-  for (const [k, s] of old) {
-    if (!now.has(k)) changes.push({ name: s.name, architecture: s.architecture, from: s.version, to: null });
-  }
-  return changes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-async function isOnPath(program: string, path: string): Promise<boolean> {
-  for (const dir of path.split(delimiter)) {
-    if (dir === '') continue;
-    try {
-      await access(join(dir, program), constants.X_OK);
-      return true;
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return false;
-}
-
-function commandError(code: string, result: CommandResult, what?: string): PatchwardenError {
-  const reason = classifyAptFailure(result);
-  const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
-  const subject = what === undefined ? '' : `${what}: `;
-  return new PatchwardenError(
-    code,
-    `${subject}${result.command.join(' ')} failed (exit ${result.exitCode ?? 'signal'}, ${reason}): ${tail}`,
-    502,
-  );
-}
-
-function outputTooLarge(result: CommandResult): PatchwardenError {
-  return new PatchwardenError(
-    'PACKAGE_MANAGER_OUTPUT_TOO_LARGE',
-    `${result.command.join(' ')} printed more than ${QUERY_OUTPUT_LIMIT} bytes`,
-    502,
-  );
-}
-
-/** The result with each stream cut to its last `limit` bytes, as runCommand bounds them. */
-function bounded(result: CommandResult, limit: number): CommandResult {
-  const tail = (text: string) => {
-    const bytes = Buffer.from(text, 'utf8');
-    return bytes.length <= limit
-      ? { text, cut: false }
-      : { text: bytes.subarray(bytes.length - limit).toString('utf8'), cut: true };
-  };
-  const stdout = tail(result.stdout);
-  const stderr = tail(result.stderr);
-  return {
-    ...result,
-    stdout: stdout.text,
-    stderr: stderr.text,
-    truncated: result.truncated || stdout.cut || stderr.cut,
-  };
 }

@@ -1,8 +1,9 @@
+import { classifyByRules, type FailureRule } from '../operation.js';
 import type { CommandResult, FailureReason } from '../types.js';
 
 // Checked in this order: the first rule whose pattern appears in stdout or stderr wins. Texts are
 // apt-get's and dpkg's own (LC_ALL=C), as seen from apt 2.6 / dpkg 1.21.
-const RULES: Array<{ reason: FailureReason; pattern: RegExp }> = [
+const RULES: FailureRule[] = [
   {
     // apt: "E: Could not get lock <root>/var/lib/dpkg/lock-frontend. It is held by process N (apt-get)",
     // "E: Unable to acquire the dpkg frontend lock"; dpkg: "dpkg frontend lock was locked by another process".
@@ -52,10 +53,5 @@ const RULES: Array<{ reason: FailureReason; pattern: RegExp }> = [
  * stdout/stderr depending on the caller); `unknown` when nothing matches.
  */
 export function classifyAptFailure(result: CommandResult): FailureReason {
-  if (result.timedOut) return 'timeout';
-  const text = `${result.stderr}\n${result.stdout}`;
-  for (const rule of RULES) {
-    if (rule.pattern.test(text)) return rule.reason;
-  }
-  return 'unknown';
+  return classifyByRules(result, RULES);
 }

@@ -1,32 +1,29 @@
-import { copyFile, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import type { InstalledPackage } from '@patchwarden/core';
+import { join } from 'node:path';
+import type { InstalledPackage } from '@patchwarden/core/host';
+import { DriverError, exitedZero, failedCommandError, outcomeOf } from '../operation.js';
+import { areExecutablesPresent } from '../run-command.js';
 import type {
   AvailableUpdate,
   CommandResult,
   DriverOptions,
-  OperationResult,
   PackageChange,
   PackageDriver,
   PackageSpec,
 } from '../types.js';
 import { classifyDnfFailure } from './errors.js';
 import {
-  areExecutablesPresent,
   assertNoDowngrade,
-  type CommandContext,
-  DriverError,
-  diffInventories,
-  findRpmFiles,
+  changeRpm,
+  fetchRpmPackageFiles,
   installedFor,
   isVersionOf,
-  missingSpecs,
   newestVersion,
-  readRpmFileHeaders,
-  readRpmInventory,
+  type RpmManager,
+  readInstalled,
   rpmEnv,
+  rpmPackageArg,
   run,
-  specOfFile,
+  runManager,
 } from './rpm.js';
 
 export interface DnfDriverOptions extends DriverOptions {
@@ -48,11 +45,6 @@ const EXIT_UPDATES_AVAILABLE = 100;
  */
 export function createDnfDriver(options: DnfDriverOptions): PackageDriver {
   const root = options.root;
-  const context: CommandContext = {
-    env: rpmEnv(root),
-    timeoutMs: options.timeoutMs,
-    maxOutputBytes: options.maxOutputBytes,
-  };
   // exit_on_lock: fail at once with "already locked by PID" (exit 200) instead of waiting forever.
   const dnf =
     root === null
@@ -68,33 +60,16 @@ export function createDnfDriver(options: DnfDriverOptions): PackageDriver {
           `--releasever=${options.releasever ?? '1'}`,
           '--noplugins',
         ];
-  const cacheDir = join(root ?? '/', 'var', 'cache', 'dnf');
-
-  async function inventory(): Promise<InstalledPackage[]> {
-    return (await readRpmInventory(root, context)).packages;
-  }
-
-  function outcome(
-    commands: CommandResult[],
-    changes: PackageChange[],
-    isOk: (last: CommandResult) => boolean = (last) => last.exitCode === 0 && !last.timedOut,
-  ): OperationResult {
-    const last = commands[commands.length - 1];
-    if (last === undefined || isOk(last)) return { isSuccess: true, reason: null, changes, commands };
-    return { isSuccess: false, reason: classifyDnfFailure(last), changes, commands };
-  }
-
-  /** Runs a changing dnf command between two inventory reads; success also needs the specs installed after. */
-  async function change(args: string[], specs: PackageSpec[] = []): Promise<OperationResult> {
-    const before = await inventory();
-    const command = await run([...dnf, ...args], context);
-    const after = await inventory();
-    const result = outcome([command], diffInventories(before, after));
-    if (result.isSuccess && missingSpecs(specs, after).length > 0) {
-      return { ...result, isSuccess: false, reason: 'unknown' };
-    }
-    return result;
-  }
+  const manager: RpmManager = {
+    root,
+    context: { env: rpmEnv(root), timeoutMs: options.timeoutMs, maxOutputBytes: options.maxOutputBytes },
+    argv: dnf,
+    judge: { isOk: exitedZero, classify: classifyDnfFailure },
+    cacheDir: join(root ?? '/', 'var', 'cache', 'dnf'),
+  };
+  const { context } = manager;
+  const inventory = () => readInstalled(manager);
+  const change = (args: string[], specs: PackageSpec[] = []) => changeRpm(manager, args, specs);
 
   return {
     id: 'dnf',
@@ -104,22 +79,13 @@ export function createDnfDriver(options: DnfDriverOptions): PackageDriver {
 
     readInventory: inventory,
 
-    async refresh() {
-      const command = await run([...dnf, 'makecache', '--refresh'], context);
-      return outcome([command], []);
-    },
+    refresh: () => runManager(manager, ['makecache', '--refresh']),
 
     async listUpdates() {
       const installed = await inventory();
       const command = await run([...dnf, '-q', 'check-update'], context);
       if (command.timedOut || (command.exitCode !== 0 && command.exitCode !== EXIT_UPDATES_AVAILABLE)) {
-        const reason = classifyDnfFailure(command);
-        throw new DriverError(
-          'LIST_UPDATES_FAILED',
-          `dnf check-update failed (exit ${command.exitCode}, ${reason}): ${command.stderr.trim().slice(-500)}`,
-          reason,
-          command,
-        );
+        throw failedCommandError('LIST_UPDATES_FAILED', 'dnf check-update', command, classifyDnfFailure);
       }
       const updates: AvailableUpdate[] = [];
       for (const row of parseCheckUpdate(command.stdout)) {
@@ -146,7 +112,7 @@ export function createDnfDriver(options: DnfDriverOptions): PackageDriver {
       }
       // tsflags=test: resolve, download and run rpm's test transaction; nothing is changed (exit 0).
       const command = await run([...dnf, '--setopt=tsflags=test', ...args], context);
-      return outcome([command], plannedChanges(command.stdout, installed));
+      return outcomeOf([command], plannedChanges(command.stdout, installed), manager.judge);
     },
 
     async install(packages, installOptions) {
@@ -158,23 +124,18 @@ export function createDnfDriver(options: DnfDriverOptions): PackageDriver {
       return change(['upgrade', ...(names ?? [])]);
     },
 
-    async fetchPackageFiles(packages, dir) {
-      await mkdir(dir, { recursive: true });
-      const found = new Map<PackageSpec, string>();
-      // 1. dnf's own cache (keepcache): works even after the repository dropped the version.
-      const cached = (await findRpmFiles(cacheDir)).filter((file) =>
-        packages.some((spec) => basename(file).startsWith(`${spec.name}-`)),
-      );
-      await collect(cached, packages, found, dir);
-      // 2. Download what is still missing: reinstall for installed versions, install otherwise.
-      let missing = packages.filter((spec) => !found.has(spec));
-      if (missing.length > 0) {
-        const installed = await inventory();
-        const temp = await mkdtemp(join(dir, '.dnf-download-'));
-        try {
-          const commands: CommandResult[] = [];
+    remove(packages) {
+      return change(['remove', ...packages.map(rpmPackageArg)]);
+    },
+
+    fetchPackageFiles(packages, dir) {
+      // Download what the cache lacks: reinstall for installed versions, install otherwise.
+      return fetchRpmPackageFiles(manager, packages, dir, {
+        async run(missing, temp) {
+          const installed = await inventory();
           const isInstalled = (spec: PackageSpec) =>
             installedFor(spec, installed).some((pkg) => isVersionOf(spec, pkg.version));
+          const commands: CommandResult[] = [];
           const groups: Array<[string, PackageSpec[]]> = [
             ['reinstall', missing.filter(isInstalled)],
             ['install', missing.filter((spec) => !isInstalled(spec))],
@@ -188,23 +149,18 @@ export function createDnfDriver(options: DnfDriverOptions): PackageDriver {
               ),
             );
           }
-          await collect(await findRpmFiles(temp), missing, found, dir);
-          missing = packages.filter((spec) => !found.has(spec));
-          if (missing.length > 0) {
-            const failed = commands.find((c) => c.exitCode !== 0) ?? commands[commands.length - 1] ?? null;
-            const reason = failed === null ? null : classifyDnfFailure(failed);
-            throw new DriverError(
-              'PACKAGE_FILES_UNAVAILABLE',
-              `cannot fetch ${missing.map(nevraOf).join(', ')}: ${failed?.stderr.trim().slice(-500) ?? ''}`,
-              reason,
-              failed,
-            );
-          }
-        } finally {
-          await rm(temp, { recursive: true, force: true });
-        }
-      }
-      return packages.map((spec) => found.get(spec) as string);
+          return commands;
+        },
+        unavailable(missing, commands) {
+          const failed = commands.find((c) => c.exitCode !== 0) ?? commands[commands.length - 1] ?? null;
+          return new DriverError(
+            'PACKAGE_FILES_UNAVAILABLE',
+            `cannot fetch ${missing.map(nevraOf).join(', ')}: ${failed?.stderr.trim().slice(-500) ?? ''}`,
+            failed === null ? null : classifyDnfFailure(failed),
+            failed,
+          );
+        },
+      });
     },
 
     installFiles(paths) {
@@ -214,30 +170,6 @@ export function createDnfDriver(options: DnfDriverOptions): PackageDriver {
 
     classify: classifyDnfFailure,
   };
-
-  /** Copies (moves, for our own temp dir) the files matching still-unfound specs into `dir`. */
-  async function collect(
-    files: string[],
-    specs: PackageSpec[],
-    found: Map<PackageSpec, string>,
-    dir: string,
-  ): Promise<void> {
-    const headers = await readRpmFileHeaders(files, root, context);
-    for (const header of headers) {
-      const spec = specOfFile(
-        header,
-        specs.filter((s) => !found.has(s)),
-      );
-      if (spec === undefined) continue;
-      const target = join(dir, basename(header.path));
-      if (header.path.startsWith(cacheDir)) {
-        await copyFile(header.path, target);
-      } else {
-        await rename(header.path, target);
-      }
-      found.set(spec, target);
-    }
-  }
 }
 
 /** `name-[epoch:]version-release[.arch]`, the form dnf resolves to one exact package. */

@@ -1,3 +1,4 @@
+export { DriverError } from '../operation.js';
 export {
   createDnfDriver,
   type DnfDriverOptions,
@@ -6,4 +7,3 @@ export {
   plannedChanges,
 } from './driver.js';
 export { classifyDnfFailure } from './errors.js';
-export { DriverError } from './rpm.js';

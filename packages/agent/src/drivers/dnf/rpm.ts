@@ -1,34 +1,24 @@
-import { access, constants, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { type InstalledPackage, parseRpmQa, RPM_QA_QUERY_FORMAT, rpm } from '@patchwarden/core/host';
 import {
-  type InstalledPackage,
-  PatchwardenError,
-  parseRpmQa,
-  RPM_QA_QUERY_FORMAT,
-  rpm,
-} from '@patchwarden/core';
-import { runCommand } from '../run-command.js';
-import type { CommandResult, FailureReason, PackageChange, PackageSpec } from '../types.js';
+  DriverError,
+  diffInventories,
+  findDowngrades,
+  isInstanceOf,
+  type Judge,
+  missingSpecs,
+  nameAndArchitecture,
+  outcomeOf,
+  runChange,
+} from '../operation.js';
+import { DRIVER_PATH, runCommand } from '../run-command.js';
+import type { CommandResult, OperationResult, PackageChange, PackageSpec } from '../types.js';
 
 /**
  * Shared by the dnf and zypper drivers: both manage an rpm database, so inventory, package-file
- * headers and before/after diffs are read with the `rpm` CLI the same way.
+ * headers, before/after diffs and the package-file archive are handled with the `rpm` CLI the same way.
  */
-
-/** PATH the drivers run the managers with; fixed so that nothing depends on the agent's environment. */
-export const DRIVER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-/** A driver method could not do its job; `reason` is the classified failure of `command` when there is one. */
-export class DriverError extends PatchwardenError {
-  constructor(
-    code: string,
-    message: string,
-    readonly reason: FailureReason | null = null,
-    readonly command: CommandResult | null = null,
-  ) {
-    super(code, message, 500);
-  }
-}
 
 /** How one driver runs its commands. */
 export interface CommandContext {
@@ -37,30 +27,19 @@ export interface CommandContext {
   maxOutputBytes: number | undefined;
 }
 
-export function run(argv: readonly string[], context: CommandContext): Promise<CommandResult> {
-  return runCommand(argv, {
-    env: context.env,
-    timeoutMs: context.timeoutMs,
-    maxOutputBytes: context.maxOutputBytes,
-  });
+/** An rpm-based manager as its driver runs it. */
+export interface RpmManager {
+  root: string | null;
+  context: CommandContext;
+  /** The manager's command line up to its subcommand, with the root's options. */
+  argv: readonly string[];
+  judge: Judge;
+  /** Where the manager keeps the package files it downloaded. */
+  cacheDir: string;
 }
 
-/** Whether every program is an executable file in one of `DRIVER_PATH`'s directories. */
-export async function areExecutablesPresent(programs: readonly string[]): Promise<boolean> {
-  for (const program of programs) {
-    let isFound = false;
-    for (const dir of DRIVER_PATH.split(':')) {
-      try {
-        await access(join(dir, program), constants.X_OK);
-        isFound = true;
-        break;
-      } catch {
-        // Not in this directory.
-      }
-    }
-    if (!isFound) return false;
-  }
-  return true;
+export function run(argv: readonly string[], context: CommandContext): Promise<CommandResult> {
+  return runCommand(argv, context);
 }
 
 /**
@@ -85,7 +64,7 @@ export async function readRpmInventory(
   root: string | null,
   context: CommandContext,
 ): Promise<{ packages: InstalledPackage[]; command: CommandResult }> {
-  const command = await run([...rpmArgv(root), '-qa', '--queryformat', RPM_QA_QUERY_FORMAT], {
+  const command = await runCommand([...rpmArgv(root), '-qa', '--queryformat', RPM_QA_QUERY_FORMAT], {
     ...context,
     // The inventory must be complete to be parsed; never cut it to the output bound.
     maxOutputBytes: 256 * 1024 * 1024,
@@ -101,54 +80,20 @@ export async function readRpmInventory(
   return { packages: parseRpmQa(command.stdout, root ?? 'rpm -qa'), command };
 }
 
-/** Identity of one installed instance: name and architecture (rpm allows one version of each, install-only packages aside). */
-function keyOf(name: string, architecture: string | null): string {
-  return `${name}\u0000${architecture ?? ''}`;
-}
-
 /**
- * What changed between two inventories, sorted by name then architecture. Install-only packages
- * (several versions of one name.arch, e.g. kernels) are compared as sets of versions.
+ * What changed between two inventories, by name then architecture in locale order, as dnf and zypper
+ * list their plans (`plannedChanges`, `parseInstallSummary`). Install-only packages (several versions
+ * of one name.arch, e.g. kernels) are compared as sets of versions.
  */
-export function diffInventories(before: InstalledPackage[], after: InstalledPackage[]): PackageChange[] {
-  const versions = (packages: InstalledPackage[]) => {
-    const map = new Map<string, { name: string; architecture: string | null; versions: string[] }>();
-    for (const pkg of packages) {
-      const key = keyOf(pkg.name, pkg.architecture);
-      const entry = map.get(key) ?? { name: pkg.name, architecture: pkg.architecture, versions: [] };
-      entry.versions.push(pkg.version);
-      map.set(key, entry);
-    }
-    return map;
-  };
-  const old = versions(before);
-  const now = versions(after);
-  const changes: PackageChange[] = [];
-  for (const key of new Set([...old.keys(), ...now.keys()])) {
-    const from = old.get(key);
-    const to = now.get(key);
-    const gone = (from?.versions ?? []).filter((v) => !to?.versions.includes(v)).sort(rpm.compare);
-    const added = (to?.versions ?? []).filter((v) => !from?.versions.includes(v)).sort(rpm.compare);
-    const entry = (from ?? to) as { name: string; architecture: string | null };
-    for (let i = 0; i < Math.max(gone.length, added.length); i++) {
-      changes.push({
-        name: entry.name,
-        architecture: entry.architecture,
-        from: gone[i] ?? null,
-        to: added[i] ?? null,
-      });
-    }
-  }
-  return changes.sort(
+export function diffRpmInventories(before: InstalledPackage[], after: InstalledPackage[]): PackageChange[] {
+  return diffInventories(before, after, { identity: nameAndArchitecture, compareVersions: rpm.compare }).sort(
     (a, b) => a.name.localeCompare(b.name) || (a.architecture ?? '').localeCompare(b.architecture ?? ''),
   );
 }
 
 /** The installed instances of a spec's name (and architecture when the spec names one). */
 export function installedFor(spec: PackageSpec, inventory: InstalledPackage[]): InstalledPackage[] {
-  return inventory.filter(
-    (pkg) => pkg.name === spec.name && (spec.architecture == null || pkg.architecture === spec.architecture),
-  );
+  return inventory.filter((pkg) => isInstanceOf(spec, pkg));
 }
 
 /** Whether the installed `version` is what `spec` asks for (a spec without release matches any release). */
@@ -165,9 +110,7 @@ export function isVersionOf(spec: PackageSpec, version: string): boolean {
  * nothing and exit 0).
  */
 export function assertNoDowngrade(specs: PackageSpec[], inventory: InstalledPackage[]): void {
-  const downgrades = specs.filter((spec) =>
-    installedFor(spec, inventory).some((pkg) => rpm.compare(spec.version, pkg.version) < 0),
-  );
+  const downgrades = [...new Set(findDowngrades(specs, inventory, rpm.compare).map((d) => d.spec))];
   if (downgrades.length > 0) {
     throw new DriverError(
       'DOWNGRADE_NOT_ALLOWED',
@@ -177,8 +120,12 @@ export function assertNoDowngrade(specs: PackageSpec[], inventory: InstalledPack
 }
 
 /** Specs whose exact version is not installed in `inventory`. */
-export function missingSpecs(specs: PackageSpec[], inventory: InstalledPackage[]): PackageSpec[] {
-  return specs.filter((spec) => !installedFor(spec, inventory).some((pkg) => isVersionOf(spec, pkg.version)));
+export function missingRpmSpecs(specs: PackageSpec[], inventory: InstalledPackage[]): PackageSpec[] {
+  return missingSpecs(
+    specs,
+    inventory,
+    (spec, pkg) => isInstanceOf(spec, pkg) && isVersionOf(spec, pkg.version),
+  );
 }
 
 /** Header of a package file, as read by `rpm -qp`. */
@@ -245,4 +192,89 @@ export function newestVersion(packages: InstalledPackage[]): string | null {
     if (newest === null || rpm.compare(pkg.version, newest) > 0) newest = pkg.version;
   }
   return newest;
+}
+
+export async function readInstalled(manager: RpmManager): Promise<InstalledPackage[]> {
+  return (await readRpmInventory(manager.root, manager.context)).packages;
+}
+
+/** One manager run, judged by its exit. */
+export async function runManager(manager: RpmManager, args: readonly string[]): Promise<OperationResult> {
+  return outcomeOf([await run([...manager.argv, ...args], manager.context)], [], manager.judge);
+}
+
+/**
+ * A changing manager run between two inventory reads; success also needs the specs installed after
+ * (dnf and zypper both exit 0 when they ignore a request, e.g. zypper's "Nothing to do.").
+ */
+export function changeRpm(
+  manager: RpmManager,
+  args: readonly string[],
+  specs: PackageSpec[] = [],
+): Promise<OperationResult> {
+  return runChange({
+    read: () => readInstalled(manager),
+    run: () => run([...manager.argv, ...args], manager.context),
+    diff: diffRpmInventories,
+    judge: manager.judge,
+    verify: (_result, after) => (missingRpmSpecs(specs, after).length > 0 ? 'unknown' : null),
+  });
+}
+
+/** `name[.arch]`, how dnf and zypper name an installed package to remove. */
+export function rpmPackageArg(pkg: { name: string; architecture?: string | null }): string {
+  return pkg.architecture == null ? pkg.name : `${pkg.name}.${pkg.architecture}`;
+}
+
+/** How a manager downloads package files that its cache does not hold. */
+export interface RpmDownload {
+  /** Runs the manager's download of `specs` into `dir`; the commands it ran. */
+  run(specs: PackageSpec[], dir: string): Promise<CommandResult[]>;
+  /** The error for specs still without a file after `commands`. */
+  unavailable(specs: PackageSpec[], commands: CommandResult[]): DriverError;
+}
+
+/**
+ * The package files of these exact versions, in `dir`: copied from the manager's cache (which works
+ * after the repository dropped the version), the rest downloaded into a private directory and moved.
+ */
+export async function fetchRpmPackageFiles(
+  manager: RpmManager,
+  packages: PackageSpec[],
+  dir: string,
+  download: RpmDownload,
+): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const found = new Map<PackageSpec, string>();
+  const cached = (await findRpmFiles(manager.cacheDir)).filter((file) =>
+    packages.some((spec) => basename(file).startsWith(`${spec.name}-`)),
+  );
+  await collect(cached, false);
+  const missing = packages.filter((spec) => !found.has(spec));
+  if (missing.length === 0) return packages.map((spec) => found.get(spec) as string);
+  const temp = await mkdtemp(join(dir, `.${basename(manager.argv[0] ?? 'rpm')}-download-`));
+  try {
+    const commands = await download.run(missing, temp);
+    await collect(await findRpmFiles(temp), true);
+    const stillMissing = packages.filter((spec) => !found.has(spec));
+    if (stillMissing.length > 0) throw download.unavailable(stillMissing, commands);
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
+  return packages.map((spec) => found.get(spec) as string);
+
+  /** Copies (moves, from our own temp dir) the files matching still-unfound specs into `dir`. */
+  async function collect(files: string[], isOwn: boolean): Promise<void> {
+    for (const header of await readRpmFileHeaders(files, manager.root, manager.context)) {
+      const spec = specOfFile(
+        header,
+        packages.filter((s) => !found.has(s)),
+      );
+      if (spec === undefined) continue;
+      const target = join(dir, basename(header.path));
+      if (isOwn) await rename(header.path, target);
+      else await copyFile(header.path, target);
+      found.set(spec, target);
+    }
+  }
 }

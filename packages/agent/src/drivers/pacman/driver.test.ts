@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,20 +11,15 @@ import {
   publishPacmanPackages,
 } from '../../../../lab/src/packages/pacman.js';
 import { createPacmanRoot } from '../../../../lab/src/roots/pacman.js';
+import { commandResult, installed, missingOnPath, skipReasonFor, waitFor } from '../testing.js';
 import type { CommandResult } from '../types.js';
 import { classifyPacmanFailure, createPacmanDriver } from './index.js';
 
-const TOOLS = ['pacman', 'pacman-conf', 'repo-add', 'bsdtar', 'ldd'];
-const missing = TOOLS.filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
-const skipReason =
-  missing.length > 0
-    ? `missing ${missing.join(', ')}`
-    : process.getuid?.() !== 0
-      ? 'pacman -S/-U/-Sy need root ("you cannot perform this operation unless you are root")'
-      : null;
-if (skipReason !== null && process.env.PATCHWARDEN_REQUIRE_TOOLS === '1') {
-  throw new Error(`PATCHWARDEN_REQUIRE_TOOLS=1 but ${skipReason}`);
-}
+const skipReason = skipReasonFor(
+  'pacman',
+  missingOnPath(['pacman', 'pacman-conf', 'repo-add', 'bsdtar', 'ldd']),
+  'pacman -S/-U/-Sy need root ("you cannot perform this operation unless you are root")',
+);
 
 const PACKAGES: PacmanPackageSpec[] = [
   { name: 'pms-hello', version: '1.0-1' },
@@ -102,15 +96,7 @@ describe.skipIf(skipReason !== null)(
       expect(result.isSuccess).toBe(true);
       expect(result.changes).toEqual([{ name: 'pms-hello', architecture: 'any', from: null, to: '1.0-1' }]);
       expect(result.commands.at(-1)?.command).toContain('pms-hello=1.0-1');
-      expect(await driver.readInventory()).toEqual([
-        {
-          name: 'pms-hello',
-          version: '1.0-1',
-          architecture: 'any',
-          source: { name: 'pms-hello', version: '1.0-1' },
-          ecosystem: 'alpm',
-        },
-      ]);
+      expect(await driver.readInventory()).toEqual([installed('pms-hello', '1.0-1', 'any', 'alpm')]);
       expect(await readFile(join(root, 'usr/share/pms-hello/VERSION'), 'utf8')).toBe('pms-hello 1.0-1\n');
     });
 
@@ -356,17 +342,7 @@ describe.skipIf(skipReason !== null)(
 );
 
 describe('drivers/pacman/errors', () => {
-  function result(stderr: string, exitCode = 1): CommandResult {
-    return {
-      command: ['pacman'],
-      exitCode,
-      stdout: '',
-      stderr,
-      truncated: false,
-      timedOut: false,
-      durationMs: 1,
-    };
-  }
+  const result = (stderr: string) => commandResult({ command: ['pacman'], stderr });
 
   it.each`
     stderr                                                                                  | reason
@@ -382,12 +358,4 @@ describe('drivers/pacman/errors', () => {
 
 function output(result: CommandResult | undefined): string {
   return `${result?.stdout}\n${result?.stderr}`;
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }

@@ -1,8 +1,18 @@
-import { constants } from 'node:fs';
-import { access, copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
-import { basename, delimiter, join, resolve } from 'node:path';
-import { alpm, type InstalledPackage, PatchwardenError, parsePacmanLocalDb } from '@patchwarden/core';
-import { DEFAULT_MAX_OUTPUT_BYTES, runCommand } from '../run-command.js';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { alpm, type InstalledPackage, PatchwardenError, parsePacmanLocalDb } from '@patchwarden/core/host';
+import {
+  assertNoDowngrade,
+  collectPackageFiles,
+  commandError,
+  diffInventories,
+  exitedZero,
+  type Judge,
+  missingSpecs,
+  outcomeOf,
+  runChange,
+} from '../operation.js';
+import { areExecutablesPresent, DRIVER_PATH, runCommand, runQuery } from '../run-command.js';
 import type {
   AvailableUpdate,
   CommandResult,
@@ -23,9 +33,7 @@ export interface PacmanDriver extends PackageDriver {
   readonly id: 'pacman';
 }
 
-/** Output that is parsed (inventories, plans, update lists) is read whole, up to this. */
-const QUERY_OUTPUT_LIMIT = 64 * 1024 * 1024;
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const JUDGE: Judge = { isOk: exitedZero, classify: classifyPacmanFailure };
 // Marked so that other lines --print writes ("loading packages...") never parse as targets.
 const PRINT_FORMAT = 'pw-target %n %v';
 const NOT_FOUND_TARGET = /target not found: (\S+)/g;
@@ -38,22 +46,16 @@ const NOT_FOUND_TARGET = /target not found: (\S+)/g;
 export function createPacmanDriver(options: PacmanDriverOptions): PacmanDriver {
   const root = options.root === null ? null : resolve(options.root);
   const config = root === null ? null : join(root, 'etc/pacman.conf');
-  const env: NodeJS.ProcessEnv = { PATH: options.path ?? DEFAULT_PATH, LC_ALL: 'C', LANG: 'C' };
+  const env: NodeJS.ProcessEnv = { PATH: options.path ?? DRIVER_PATH, LC_ALL: 'C', LANG: 'C' };
+  const context = { env, timeoutMs: options.timeoutMs, maxOutputBytes: options.maxOutputBytes };
   let paths: Promise<{ dbPath: string; cacheDirs: string[] }> | null = null;
 
   function run(argv: string[]): Promise<CommandResult> {
-    return runCommand(argv, { env, timeoutMs: options.timeoutMs, maxOutputBytes: options.maxOutputBytes });
+    return runCommand(argv, context);
   }
 
-  /** A run whose output is parsed: read whole (up to QUERY_OUTPUT_LIMIT), bounded only in the result. */
-  async function query(argv: string[]): Promise<{ full: CommandResult; result: CommandResult }> {
-    const full = await runCommand(argv, {
-      env,
-      timeoutMs: options.timeoutMs,
-      maxOutputBytes: QUERY_OUTPUT_LIMIT,
-    });
-    if (full.truncated) throw outputTooLarge(full);
-    return { full, result: bounded(full, options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES) };
+  function query(argv: string[]): Promise<{ full: CommandResult; result: CommandResult }> {
+    return runQuery(argv, context);
   }
 
   function pacman(args: string[]): string[] {
@@ -73,7 +75,7 @@ export function createPacmanDriver(options: PacmanDriverOptions): PacmanDriver {
         'DBPath',
         'CacheDir',
       ]);
-      if (result.exitCode !== 0) throw commandError('PACMAN_CONF_FAILED', result);
+      if (result.exitCode !== 0) throw commandError('PACMAN_CONF_FAILED', result, classifyPacmanFailure);
       let dbPath = root === null ? '/var/lib/pacman/' : join(root, 'var/lib/pacman/');
       const cacheDirs: string[] = [];
       for (const line of result.stdout.split('\n')) {
@@ -105,44 +107,30 @@ export function createPacmanDriver(options: PacmanDriverOptions): PacmanDriver {
   }
 
   /** Runs a changing pacman command between two inventory reads. */
-  async function change(argv: string[], expected: PackageSpec[], earlier: CommandResult[] = []) {
-    const before = await readInventory();
-    const result = await run(argv);
-    const after = await readInventory();
-    const changes = diffInventories(before, after);
-    const commands = [...earlier, result];
-    if (result.exitCode !== 0 || result.timedOut) {
-      return {
-        isSuccess: false,
-        reason: classifyPacmanFailure(result),
-        changes,
-        commands,
-      } satisfies OperationResult;
-    }
-    // pacman 6 exits 0 when a scriptlet fails; the package is installed all the same.
-    if (hasScriptletFailure(result)) {
-      return { isSuccess: false, reason: 'script-failed', changes, commands } satisfies OperationResult;
-    }
-    const missing = expected.filter(
-      (spec) => !after.some((p) => p.name === spec.name && p.version === spec.version),
-    );
-    if (missing.length > 0)
-      return { isSuccess: false, reason: 'unknown', changes, commands } satisfies OperationResult;
-    return { isSuccess: true, reason: null, changes, commands } satisfies OperationResult;
+  function change(argv: string[], expected: PackageSpec[], earlier: CommandResult[] = []) {
+    return runChange({
+      read: readInventory,
+      run: () => run(argv),
+      // One version per name: a package whose architecture changes is one change, not two.
+      diff: (before, after) =>
+        diffInventories(before, after, { identity: (p) => p.name, compareVersions: alpm.compare }),
+      judge: JUDGE,
+      earlier,
+      verify(result, after) {
+        // pacman 6 exits 0 when a scriptlet fails; the package is installed all the same.
+        if (hasScriptletFailure(result)) return 'script-failed';
+        const missing = missingSpecs(
+          expected,
+          after,
+          (spec, p) => p.name === spec.name && p.version === spec.version,
+        );
+        return missing.length > 0 ? 'unknown' : null;
+      },
+    });
   }
 
-  async function assertNoDowngrade(packages: PackageSpec[]): Promise<void> {
-    const installed = await readInventory();
-    for (const spec of packages) {
-      const current = installed.find((p) => p.name === spec.name);
-      if (current !== undefined && alpm.compare(spec.version, current.version) < 0) {
-        throw new PatchwardenError(
-          'DOWNGRADE_NOT_ALLOWED',
-          `${spec.name} ${current.version} -> ${spec.version} is a downgrade; pass allowDowngrade`,
-          409,
-        );
-      }
-    }
+  async function refuseDowngrades(packages: PackageSpec[]): Promise<void> {
+    assertNoDowngrade(packages, await readInventory(), alpm.compare, (spec, p) => p.name === spec.name);
   }
 
   /** A package file of exactly this version in pacman's cache dirs, or null. */
@@ -189,8 +177,7 @@ export function createPacmanDriver(options: PacmanDriverOptions): PacmanDriver {
   ): Promise<{ argv: string[]; commands: CommandResult[] } | { failure: OperationResult }> {
     const targets = packages.map((spec) => `${spec.name}=${spec.version}`);
     const { full: probe } = await query(pacman(['-Sp', '--print-format', '%n %v %l', ...targets]));
-    if (probe.exitCode === 0 && !probe.timedOut)
-      return { argv: ['-S', '--needed', ...targets], commands: [] };
+    if (exitedZero(probe)) return { argv: ['-S', '--needed', ...targets], commands: [] };
     const notFound = new Set(
       [...`${probe.stderr}\n${probe.stdout}`.matchAll(NOT_FOUND_TARGET)].map((m) => m[1]),
     );
@@ -218,7 +205,7 @@ export function createPacmanDriver(options: PacmanDriverOptions): PacmanDriver {
         pacman(['-Sp', '--print-format', '%n %v %l', ...fromRepo.map((s) => `${s.name}=${s.version}`)]),
       );
       commands.push(urls);
-      if (urls.exitCode !== 0 || urls.timedOut) {
+      if (!exitedZero(urls)) {
         return { failure: { isSuccess: false, reason: classifyPacmanFailure(urls), changes: [], commands } };
       }
       for (const spec of fromRepo) {
@@ -236,7 +223,7 @@ export function createPacmanDriver(options: PacmanDriverOptions): PacmanDriver {
     const installed = await readInventory();
     const { full, result } = await query(pacman([...args, '--print', '--print-format', PRINT_FORMAT]));
     const commands = [...earlier, result];
-    if (full.exitCode !== 0 || full.timedOut) {
+    if (!exitedZero(full)) {
       return { isSuccess: false, reason: classifyPacmanFailure(full), changes: [], commands };
     }
     const changes: PackageChange[] = [];
@@ -256,6 +243,28 @@ export function createPacmanDriver(options: PacmanDriverOptions): PacmanDriver {
     return { isSuccess: true, reason: null, changes, commands };
   }
 
+  async function download(spec: PackageSpec, target: string): Promise<string> {
+    // -Sw into `target` only; -dd: this exact file, not its dependencies.
+    const result = await run(pacman(['-Sw', '-dd', '--cachedir', target, `${spec.name}=${spec.version}`]));
+    if (!exitedZero(result)) {
+      throw commandError(
+        'PACKAGE_FILE_UNAVAILABLE',
+        result,
+        classifyPacmanFailure,
+        `${spec.name} ${spec.version}`,
+      );
+    }
+    const found = await findPackageFile(target, spec);
+    if (found === null) {
+      throw new PatchwardenError(
+        'PACKAGE_FILE_UNAVAILABLE',
+        `pacman -Sw ${spec.name}=${spec.version} left no matching file in ${target}`,
+        502,
+      );
+    }
+    return found;
+  }
+
   async function installedNames(names: string[]): Promise<string[]> {
     const installed = new Set((await readInventory()).map((p) => p.name));
     return names.filter((name) => installed.has(name));
@@ -265,33 +274,22 @@ export function createPacmanDriver(options: PacmanDriverOptions): PacmanDriver {
     id: 'pacman',
     ecosystem: 'alpm',
 
-    async isAvailable() {
-      for (const program of ['pacman', 'pacman-conf']) {
-        if (!(await isOnPath(program, env.PATH ?? DEFAULT_PATH))) return false;
-      }
-      return true;
-    },
+    isAvailable: () => areExecutablesPresent(['pacman', 'pacman-conf'], env.PATH),
 
     readInventory,
 
     async refresh() {
       // -yy: with file:// servers the db is re-copied only when newer (1 s mtime resolution), so a
       // plain -y can miss a repository republished within the same second.
-      const result = await run(pacman(['-Syy']));
-      const isSuccess = result.exitCode === 0 && !result.timedOut;
-      return {
-        isSuccess,
-        reason: isSuccess ? null : classifyPacmanFailure(result),
-        changes: [],
-        commands: [result],
-      };
+      return outcomeOf([await run(pacman(['-Syy']))], [], JUDGE);
     },
 
     async listUpdates() {
       const { full: result } = await query(pacman(['-Qu']));
       // -Qu exits 1 with no output when nothing is upgradable.
       if (result.exitCode === 1 && result.stdout.trim() === '' && !result.timedOut) return [];
-      if (result.exitCode !== 0 || result.timedOut) throw commandError('PACMAN_LIST_UPDATES_FAILED', result);
+      if (!exitedZero(result))
+        throw commandError('PACMAN_LIST_UPDATES_FAILED', result, classifyPacmanFailure);
       const installed = await readInventory();
       const updates: AvailableUpdate[] = [];
       for (const line of result.stdout.split('\n')) {
@@ -317,14 +315,14 @@ export function createPacmanDriver(options: PacmanDriverOptions): PacmanDriver {
         if (names.length === 0) return { isSuccess: true, reason: null, changes: [], commands: [] };
         return simulateArgs(['-S', '--needed', ...names]);
       }
-      if (operation.allowDowngrade !== true) await assertNoDowngrade(operation.packages);
+      if (operation.allowDowngrade !== true) await refuseDowngrades(operation.packages);
       const planned = await plan(operation.packages);
       if ('failure' in planned) return planned.failure;
       return simulateArgs(planned.argv, planned.commands);
     },
 
     async install(packages, installOptions = {}) {
-      if (installOptions.allowDowngrade !== true) await assertNoDowngrade(packages);
+      if (installOptions.allowDowngrade !== true) await refuseDowngrades(packages);
       const planned = await plan(packages);
       if ('failure' in planned) return planned.failure;
       return change(pacman(planned.argv), packages, planned.commands);
@@ -337,108 +335,18 @@ export function createPacmanDriver(options: PacmanDriverOptions): PacmanDriver {
       return change(pacman(['-S', '--needed', ...installed]), []);
     },
 
-    async fetchPackageFiles(packages, dir) {
-      const target = resolve(dir);
-      await mkdir(target, { recursive: true });
-      const paths: string[] = [];
-      for (const spec of packages) {
-        const cached = await findCached(spec);
-        if (cached !== null) {
-          const path = join(target, basename(cached));
-          await copyFile(cached, path);
-          paths.push(path);
-          continue;
-        }
-        // -Sw into `dir` only; -dd: this exact file, not its dependencies.
-        const result = await run(
-          pacman(['-Sw', '-dd', '--cachedir', target, `${spec.name}=${spec.version}`]),
-        );
-        if (result.exitCode !== 0 || result.timedOut) {
-          throw commandError('PACKAGE_FILE_UNAVAILABLE', result, `${spec.name} ${spec.version}`);
-        }
-        const found = await findPackageFile(target, spec);
-        if (found === null) {
-          throw new PatchwardenError(
-            'PACKAGE_FILE_UNAVAILABLE',
-            `pacman -Sw ${spec.name}=${spec.version} left no matching file in ${target}`,
-            502,
-          );
-        }
-        paths.push(found);
-      }
-      return paths;
+    fetchPackageFiles(packages, dir) {
+      return collectPackageFiles(packages, dir, { findCached, download });
     },
 
     async installFiles(files) {
       return change(pacman(['-U', ...files.map((file) => resolve(file))]), []);
     },
 
+    async remove(packages) {
+      return change(pacman(['-R', ...packages.map((p) => p.name)]), []);
+    },
+
     classify: classifyPacmanFailure,
-  };
-}
-
-function diffInventories(before: InstalledPackage[], after: InstalledPackage[]): PackageChange[] {
-  const old = new Map(before.map((p) => [p.name, p]));
-  const now = new Map(after.map((p) => [p.name, p]));
-  const changes: PackageChange[] = [];
-  for (const [name, p] of now) {
-    const previous = old.get(name);
-    if (previous?.version !== p.version) {
-      changes.push({ name, architecture: p.architecture, from: previous?.version ?? null, to: p.version });
-    }
-  }
-  for (const [name, p] of old) {
-    if (!now.has(name)) changes.push({ name, architecture: p.architecture, from: p.version, to: null });
-  }
-  return changes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-async function isOnPath(program: string, path: string): Promise<boolean> {
-  for (const dir of path.split(delimiter)) {
-    if (dir === '') continue;
-    try {
-      await access(join(dir, program), constants.X_OK);
-      return true;
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return false;
-}
-
-function commandError(code: string, result: CommandResult, what?: string): PatchwardenError {
-  const reason = classifyPacmanFailure(result);
-  const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
-  const subject = what === undefined ? '' : `${what}: `;
-  return new PatchwardenError(
-    code,
-    `${subject}${result.command.join(' ')} failed (exit ${result.exitCode ?? 'signal'}, ${reason}): ${tail}`,
-    502,
-  );
-}
-
-function outputTooLarge(result: CommandResult): PatchwardenError {
-  return new PatchwardenError(
-    'PACKAGE_MANAGER_OUTPUT_TOO_LARGE',
-    `${result.command.join(' ')} printed more than ${QUERY_OUTPUT_LIMIT} bytes`,
-    502,
-  );
-}
-
-/** The result with each stream cut to its last `limit` bytes, as runCommand bounds them. */
-function bounded(result: CommandResult, limit: number): CommandResult {
-  const tail = (text: string) => {
-    const bytes = Buffer.from(text, 'utf8');
-    return bytes.length <= limit
-      ? { text, cut: false }
-      : { text: bytes.subarray(bytes.length - limit).toString('utf8'), cut: true };
-  };
-  const stdout = tail(result.stdout);
-  const stderr = tail(result.stderr);
-  return {
-    ...result,
-    stdout: stdout.text,
-    stderr: stderr.text,
-    truncated: result.truncated || stdout.cut || stderr.cut,
   };
 }

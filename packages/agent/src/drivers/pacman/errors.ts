@@ -1,8 +1,9 @@
+import { classifyByRules, type FailureRule } from '../operation.js';
 import type { CommandResult, FailureReason } from '../types.js';
 
 // Checked in this order: the first rule whose pattern appears in the output wins. Texts are pacman
 // 6.0's own (LC_ALL=C).
-const RULES: Array<{ reason: FailureReason; pattern: RegExp }> = [
+const RULES: FailureRule[] = [
   {
     // "error: failed to init transaction (unable to lock database)", "error: could not lock database: File exists".
     reason: 'lock-held',
@@ -45,12 +46,7 @@ const RULES: Array<{ reason: FailureReason; pattern: RegExp }> = [
  * over stderr then stdout; `unknown` when nothing matches.
  */
 export function classifyPacmanFailure(result: CommandResult): FailureReason {
-  if (result.timedOut) return 'timeout';
-  const text = `${result.stderr}\n${result.stdout}`;
-  for (const rule of RULES) {
-    if (rule.pattern.test(text)) return rule.reason;
-  }
-  return 'unknown';
+  return classifyByRules(result, RULES);
 }
 
 /** Whether a run that exited 0 reported a failed scriptlet (pacman never fails for those). */

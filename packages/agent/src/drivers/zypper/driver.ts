@@ -1,25 +1,21 @@
-import { copyFile, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import type { InstalledPackage } from '@patchwarden/core';
+import { join } from 'node:path';
 import {
-  areExecutablesPresent,
   assertNoDowngrade,
-  type CommandContext,
-  DriverError,
-  diffInventories,
-  findRpmFiles,
-  missingSpecs,
-  readRpmFileHeaders,
-  readRpmInventory,
+  changeRpm,
+  fetchRpmPackageFiles,
+  type RpmManager,
+  readInstalled,
   rpmEnv,
+  rpmPackageArg,
   run,
-  specOfFile,
+  runManager,
 } from '../dnf/rpm.js';
+import { DriverError, failedCommandError, outcomeOf } from '../operation.js';
+import { areExecutablesPresent } from '../run-command.js';
 import type {
   AvailableUpdate,
   CommandResult,
   DriverOptions,
-  OperationResult,
   PackageChange,
   PackageDriver,
   PackageSpec,
@@ -43,43 +39,24 @@ export function createZypperDriver(options: ZypperDriverOptions): PackageDriver 
     zyppEnv.ZYPP_CONF = join(root, 'etc', 'zypp', 'zypp.conf');
     zyppEnv.ZYPP_LOGFILE = join(root, 'var', 'log', 'zypper.log');
   }
-  const context: CommandContext = {
-    env: rpmEnv(root, zyppEnv),
-    timeoutMs: options.timeoutMs,
-    maxOutputBytes: options.maxOutputBytes,
-  };
   const zypper =
     root === null
       ? ['zypper', '--non-interactive']
       : ['zypper', '--root', root, '--non-interactive', '--no-gpg-checks'];
-  const cacheDir = join(root ?? '/', 'var', 'cache', 'zypp', 'packages');
-
-  async function inventory(): Promise<InstalledPackage[]> {
-    return (await readRpmInventory(root, context)).packages;
-  }
-
-  function isOk(command: CommandResult): boolean {
-    return !command.timedOut && command.exitCode !== null && ZYPPER_SUCCESS_EXITS.has(command.exitCode);
-  }
-
-  function outcome(commands: CommandResult[], changes: PackageChange[]): OperationResult {
-    const last = commands[commands.length - 1];
-    if (last === undefined || isOk(last)) return { isSuccess: true, reason: null, changes, commands };
-    return { isSuccess: false, reason: classifyZypperFailure(last), changes, commands };
-  }
-
-  /** A changing zypper command between two inventory reads; success also needs the specs installed after. */
-  async function change(args: string[], specs: PackageSpec[] = []): Promise<OperationResult> {
-    const before = await inventory();
-    const command = await run([...zypper, ...args], context);
-    const after = await inventory();
-    const result = outcome([command], diffInventories(before, after));
-    if (result.isSuccess && missingSpecs(specs, after).length > 0) {
-      // zypper says "Nothing to do." and exits 0 when it ignores a request (e.g. an older version).
-      return { ...result, isSuccess: false, reason: 'unknown' };
-    }
-    return result;
-  }
+  const manager: RpmManager = {
+    root,
+    context: {
+      env: rpmEnv(root, zyppEnv),
+      timeoutMs: options.timeoutMs,
+      maxOutputBytes: options.maxOutputBytes,
+    },
+    argv: zypper,
+    judge: { isOk, classify: classifyZypperFailure },
+    cacheDir: join(root ?? '/', 'var', 'cache', 'zypp', 'packages'),
+  };
+  const { context } = manager;
+  const inventory = () => readInstalled(manager);
+  const change = (args: string[], specs: PackageSpec[] = []) => changeRpm(manager, args, specs);
 
   return {
     id: 'zypper',
@@ -89,19 +66,16 @@ export function createZypperDriver(options: ZypperDriverOptions): PackageDriver 
 
     readInventory: inventory,
 
-    async refresh() {
-      return outcome([await run([...zypper, 'refresh'], context)], []);
-    },
+    refresh: () => runManager(manager, ['refresh']),
 
     async listUpdates() {
       const command = await run([...zypper, '--xmlout', 'list-updates'], context);
       if (!isOk(command)) {
-        const reason = classifyZypperFailure(command);
-        throw new DriverError(
+        throw failedCommandError(
           'LIST_UPDATES_FAILED',
-          `zypper list-updates failed (exit ${command.exitCode}, ${reason}): ${command.stderr.trim().slice(-500)}`,
-          reason,
+          'zypper list-updates',
           command,
+          classifyZypperFailure,
         );
       }
       return parseListUpdates(command.stdout);
@@ -121,7 +95,7 @@ export function createZypperDriver(options: ZypperDriverOptions): PackageDriver 
         args = ['update', '--dry-run', ...(operation.names ?? [])];
       }
       const command = await run([...zypper, '--xmlout', ...args], context);
-      return outcome([command], parseInstallSummary(command.stdout));
+      return outcomeOf([command], parseInstallSummary(command.stdout), manager.judge);
     },
 
     async install(packages, installOptions) {
@@ -134,38 +108,26 @@ export function createZypperDriver(options: ZypperDriverOptions): PackageDriver 
       return change(['update', ...(names ?? [])]);
     },
 
-    async fetchPackageFiles(packages, dir) {
-      await mkdir(dir, { recursive: true });
-      const found = new Map<PackageSpec, string>();
-      // 1. zypp's package cache (repositories with keeppackages=1): works after the repository dropped the version.
-      const cached = (await findRpmFiles(cacheDir)).filter((file) =>
-        packages.some((spec) => basename(file).startsWith(`${spec.name}-`)),
-      );
-      await collect(cached, packages, found, dir, true);
-      const missing = packages.filter((spec) => !found.has(spec));
-      if (missing.length === 0) return packages.map((spec) => found.get(spec) as string);
-      // 2. `zypper download NAME=VERSION` into a private cache dir.
-      const temp = await mkdtemp(join(dir, '.zypper-download-'));
-      try {
-        const command = await run(
-          [...zypper, '--pkg-cache-dir', temp, 'download', ...missing.map(capabilityOf)],
-          context,
-        );
-        await collect(await findRpmFiles(temp), missing, found, dir, false);
-        const stillMissing = packages.filter((spec) => !found.has(spec));
-        if (stillMissing.length > 0) {
-          const reason = isOk(command) ? 'not-found' : classifyZypperFailure(command);
-          throw new DriverError(
+    remove(packages) {
+      return change(['remove', ...packages.map(rpmPackageArg)]);
+    },
+
+    fetchPackageFiles(packages, dir) {
+      // zypp's package cache holds files of repositories with keeppackages=1; the rest comes from
+      // `zypper download NAME=VERSION` into a private cache dir.
+      return fetchRpmPackageFiles(manager, packages, dir, {
+        run: async (missing, temp) => [
+          await run([...zypper, '--pkg-cache-dir', temp, 'download', ...missing.map(capabilityOf)], context),
+        ],
+        unavailable(missing, [command]) {
+          return new DriverError(
             'PACKAGE_FILES_UNAVAILABLE',
-            `cannot fetch ${stillMissing.map(capabilityOf).join(', ')} (zypper download exit ${command.exitCode})`,
-            reason,
-            command,
+            `cannot fetch ${missing.map(capabilityOf).join(', ')} (zypper download exit ${command?.exitCode})`,
+            command === undefined || isOk(command) ? 'not-found' : classifyZypperFailure(command),
+            command ?? null,
           );
-        }
-      } finally {
-        await rm(temp, { recursive: true, force: true });
-      }
-      return packages.map((spec) => found.get(spec) as string);
+        },
+      });
     },
 
     installFiles(paths) {
@@ -175,26 +137,10 @@ export function createZypperDriver(options: ZypperDriverOptions): PackageDriver 
 
     classify: classifyZypperFailure,
   };
+}
 
-  async function collect(
-    files: string[],
-    specs: PackageSpec[],
-    found: Map<PackageSpec, string>,
-    dir: string,
-    isCache: boolean,
-  ): Promise<void> {
-    for (const header of await readRpmFileHeaders(files, root, context)) {
-      const spec = specOfFile(
-        header,
-        specs.filter((s) => !found.has(s)),
-      );
-      if (spec === undefined) continue;
-      const target = join(dir, basename(header.path));
-      if (isCache) await copyFile(header.path, target);
-      else await rename(header.path, target);
-      found.set(spec, target);
-    }
-  }
+function isOk(command: CommandResult): boolean {
+  return !command.timedOut && command.exitCode !== null && ZYPPER_SUCCESS_EXITS.has(command.exitCode);
 }
 
 /** `name[.arch]=[epoch:]version-release`, the capability zypper resolves to one exact package. */

@@ -1,4 +1,4 @@
-export { DriverError } from '../dnf/rpm.js';
+export { DriverError } from '../operation.js';
 export {
   capabilityOf,
   createZypperDriver,
