@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { createDriver, type OperationResult } from '@patchwarden/agent/drivers';
 import { PatchwardenError } from '@patchwarden/core';
 import {
@@ -124,7 +124,13 @@ export async function createLabRoot(
   let result: OperationResult;
   if (manager === 'pacman') {
     const pool = repo.poolDir ?? repo.dir;
-    result = await driver.installFiles(versions.map((v) => join(pool, pacmanFileName(v))));
+    const files = versions.map((v) => join(pool, pacmanFileName(v)));
+    result = await driver.installFiles(files);
+    // A real host keeps what it installed in pacman's cache (the repository serves only the newest
+    // version), and the agent archives from there before a change, so a rollback can find it.
+    const cache = join(root, 'var/cache/pacman/pkg');
+    await mkdir(cache, { recursive: true });
+    for (const file of files) await copyFile(file, join(cache, basename(file)));
   } else {
     result = await driver.install(versions);
   }
