@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { access } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { PatchwardenError } from '@patchwarden/core/host';
 import type { CommandResult } from './types.js';
@@ -25,6 +26,11 @@ export interface RunOptions {
  * Runs `argv` without a shell and resolves with its exit code and bounded output (never rejects for
  * a non-zero exit; rejects only when the program cannot be started at all). On timeout the process
  * group gets SIGTERM, then SIGKILL 5 s later.
+ *
+ * The child writes its output to two temporary files, not to pipes, and runs in its own process
+ * group: a package manager must finish its transaction when the agent dies under it (kill -9, OOM).
+ * Through a pipe it would die of SIGPIPE at its next write and leave the package database half
+ * changed (and pacman its lock). The agent reads the files' tails when the child has exited.
  */
 export function runCommand(argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
   const [program, ...args] = argv;
@@ -33,15 +39,20 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
   }
   const limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const started = performance.now();
-  return new Promise((resolve, reject) => {
+  const dir = mkdtempSync(join(tmpdir(), 'patchwarden-run-'));
+  const outPath = join(dir, 'stdout');
+  const errPath = join(dir, 'stderr');
+  const outFd = openSync(outPath, 'w', 0o600);
+  const errFd = openSync(errPath, 'w', 0o600);
+  return new Promise<CommandResult>((resolve, reject) => {
     const child = spawn(program, args, {
       env: options.env ?? process.env,
       cwd: options.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', outFd, errFd],
       detached: true,
     });
-    const stdout = new TailBuffer(limit);
-    const stderr = new TailBuffer(limit);
+    closeSync(outFd);
+    closeSync(errFd);
     let timedOut = false;
     let killTimer: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
@@ -49,29 +60,36 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
       signalGroup(child.pid, 'SIGTERM');
       killTimer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), 5000);
     }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', (err) => {
       clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
       reject(err);
     });
     child.on('close', (code) => {
       clearTimeout(timer);
       if (killTimer !== undefined) clearTimeout(killTimer);
-      resolve({
-        command: [...argv],
-        exitCode: code,
-        stdout: stdout.text(),
-        stderr: stderr.text(),
-        truncated: stdout.dropped + stderr.dropped > 0,
-        timedOut,
-        durationMs: Math.round(performance.now() - started),
-      });
+      try {
+        const stdout = readTail(outPath, limit);
+        const stderr = readTail(errPath, limit);
+        resolve({
+          command: [...argv],
+          exitCode: code,
+          stdout: stdout.text,
+          stderr: stderr.text,
+          truncated: stdout.dropped + stderr.dropped > 0,
+          timedOut,
+          durationMs: Math.round(performance.now() - started),
+        });
+      } catch (err) {
+        reject(err);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
-    child.stdin.on('error', () => {
+    child.stdin?.on('error', () => {
       // A child that exits without reading its stdin closes the pipe (EPIPE): not a failure of the run.
     });
-    child.stdin.end(options.input ?? '');
+    child.stdin?.end(options.input ?? '');
   });
 }
 
@@ -84,32 +102,23 @@ function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
-/** Keeps the last `limit` bytes written to it. */
-class TailBuffer {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  dropped = 0;
-  constructor(private readonly limit: number) {}
-  push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    while (this.size > this.limit && this.chunks.length > 0) {
-      const first = this.chunks[0] as Buffer;
-      const excess = this.size - this.limit;
-      if (first.length <= excess) {
-        this.chunks.shift();
-        this.size -= first.length;
-        this.dropped += first.length;
-      } else {
-        this.chunks[0] = first.subarray(excess);
-        this.size -= excess;
-        this.dropped += excess;
-      }
+/** The last `limit` bytes of a file, as UTF-8 text, and how many bytes came before them. */
+function readTail(path: string, limit: number): { text: string; dropped: number } {
+  const size = statSync(path).size;
+  const length = Math.min(size, limit);
+  const buffer = Buffer.alloc(length);
+  const fd = openSync(path, 'r');
+  try {
+    let read = 0;
+    while (read < length) {
+      const n = readSync(fd, buffer, read, length - read, size - length + read);
+      if (n === 0) break;
+      read += n;
     }
+  } finally {
+    closeSync(fd);
   }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
+  return { text: buffer.toString('utf8'), dropped: size - length };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { InstalledPackage } from '@patchwarden/core/host';
-import { DriverError, exitedZero, failedCommandError, outcomeOf } from '../operation.js';
+import { DriverError, exitedZero, failedCommandError } from '../operation.js';
 import { areExecutablesPresent } from '../run-command.js';
 import type {
   AvailableUpdate,
@@ -13,17 +13,14 @@ import type {
 import { classifyDnfFailure } from './errors.js';
 import {
   assertNoDowngrade,
-  changeRpm,
   fetchRpmPackageFiles,
   installedFor,
   isVersionOf,
   newestVersion,
   type RpmManager,
-  readInstalled,
   rpmEnv,
+  rpmOperations,
   rpmPackageArg,
-  run,
-  runManager,
 } from './rpm.js';
 
 export interface DnfDriverOptions extends DriverOptions {
@@ -67,9 +64,7 @@ export function createDnfDriver(options: DnfDriverOptions): PackageDriver {
     judge: { isOk: exitedZero, classify: classifyDnfFailure },
     cacheDir: join(root ?? '/', 'var', 'cache', 'dnf'),
   };
-  const { context } = manager;
-  const inventory = () => readInstalled(manager);
-  const change = (args: string[], specs: PackageSpec[] = []) => changeRpm(manager, args, specs);
+  const { inventory, run, outcome, change } = rpmOperations(manager);
 
   return {
     id: 'dnf',
@@ -79,11 +74,13 @@ export function createDnfDriver(options: DnfDriverOptions): PackageDriver {
 
     readInventory: inventory,
 
-    refresh: () => runManager(manager, ['makecache', '--refresh']),
+    async refresh() {
+      return outcome(await run(['makecache', '--refresh']), []);
+    },
 
     async listUpdates() {
       const installed = await inventory();
-      const command = await run([...dnf, '-q', 'check-update'], context);
+      const command = await run(['-q', 'check-update']);
       if (command.timedOut || (command.exitCode !== 0 && command.exitCode !== EXIT_UPDATES_AVAILABLE)) {
         throw failedCommandError('LIST_UPDATES_FAILED', 'dnf check-update', command, classifyDnfFailure);
       }
@@ -111,8 +108,8 @@ export function createDnfDriver(options: DnfDriverOptions): PackageDriver {
         args = ['upgrade', ...(operation.names ?? [])];
       }
       // tsflags=test: resolve, download and run rpm's test transaction; nothing is changed (exit 0).
-      const command = await run([...dnf, '--setopt=tsflags=test', ...args], context);
-      return outcomeOf([command], plannedChanges(command.stdout, installed), manager.judge);
+      const command = await run(['--setopt=tsflags=test', ...args]);
+      return outcome(command, plannedChanges(command.stdout, installed));
     },
 
     async install(packages, installOptions) {
@@ -142,12 +139,7 @@ export function createDnfDriver(options: DnfDriverOptions): PackageDriver {
           ];
           for (const [verb, specs] of groups) {
             if (specs.length === 0) continue;
-            commands.push(
-              await run(
-                [...dnf, verb, '--downloadonly', `--destdir=${temp}`, ...specs.map(nevraOf)],
-                context,
-              ),
-            );
+            commands.push(await run([verb, '--downloadonly', `--destdir=${temp}`, ...specs.map(nevraOf)]));
           }
           return commands;
         },

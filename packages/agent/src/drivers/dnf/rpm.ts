@@ -11,6 +11,7 @@ import {
   nameAndArchitecture,
   outcomeOf,
   runChange,
+  type VersionedPackage,
 } from '../operation.js';
 import { DRIVER_PATH, runCommand } from '../run-command.js';
 import type { CommandResult, OperationResult, PackageChange, PackageSpec } from '../types.js';
@@ -85,7 +86,7 @@ export async function readRpmInventory(
  * list their plans (`plannedChanges`, `parseInstallSummary`). Install-only packages (several versions
  * of one name.arch, e.g. kernels) are compared as sets of versions.
  */
-export function diffRpmInventories(before: InstalledPackage[], after: InstalledPackage[]): PackageChange[] {
+export function diffRpmInventories(before: VersionedPackage[], after: VersionedPackage[]): PackageChange[] {
   return diffInventories(before, after, { identity: nameAndArchitecture, compareVersions: rpm.compare }).sort(
     (a, b) => a.name.localeCompare(b.name) || (a.architecture ?? '').localeCompare(b.architecture ?? ''),
   );
@@ -165,12 +166,7 @@ export async function readRpmFileHeaders(
 
 /** The spec a package file satisfies, if any. */
 export function specOfFile(header: RpmFileHeader, specs: PackageSpec[]): PackageSpec | undefined {
-  return specs.find(
-    (spec) =>
-      spec.name === header.name &&
-      (spec.architecture == null || spec.architecture === header.architecture) &&
-      isVersionOf(spec, header.version),
-  );
+  return specs.find((spec) => isInstanceOf(spec, header) && isVersionOf(spec, header.version));
 }
 
 /** Every `.rpm` under `dir`, recursively; empty when `dir` does not exist. */
@@ -194,31 +190,37 @@ export function newestVersion(packages: InstalledPackage[]): string | null {
   return newest;
 }
 
-export async function readInstalled(manager: RpmManager): Promise<InstalledPackage[]> {
-  return (await readRpmInventory(manager.root, manager.context)).packages;
+/** What both rpm drivers do through their manager. */
+export interface RpmOperations {
+  /** The installed packages (`rpm -qa`). */
+  inventory(): Promise<InstalledPackage[]>;
+  /** One run of the manager with `args` after its own options. */
+  run(args: readonly string[]): Promise<CommandResult>;
+  /** The result of one run, judged by its exit, with these changes. */
+  outcome(command: CommandResult, changes: PackageChange[]): OperationResult;
+  /**
+   * A changing run between two inventory reads; success also needs `specs` installed after (dnf
+   * and zypper both exit 0 when they ignore a request, e.g. zypper's "Nothing to do.").
+   */
+  change(args: readonly string[], specs?: PackageSpec[]): Promise<OperationResult>;
 }
 
-/** One manager run, judged by its exit. */
-export async function runManager(manager: RpmManager, args: readonly string[]): Promise<OperationResult> {
-  return outcomeOf([await run([...manager.argv, ...args], manager.context)], [], manager.judge);
-}
-
-/**
- * A changing manager run between two inventory reads; success also needs the specs installed after
- * (dnf and zypper both exit 0 when they ignore a request, e.g. zypper's "Nothing to do.").
- */
-export function changeRpm(
-  manager: RpmManager,
-  args: readonly string[],
-  specs: PackageSpec[] = [],
-): Promise<OperationResult> {
-  return runChange({
-    read: () => readInstalled(manager),
-    run: () => run([...manager.argv, ...args], manager.context),
-    diff: diffRpmInventories,
-    judge: manager.judge,
-    verify: (_result, after) => (missingRpmSpecs(specs, after).length > 0 ? 'unknown' : null),
-  });
+export function rpmOperations(manager: RpmManager): RpmOperations {
+  const inventory = async () => (await readRpmInventory(manager.root, manager.context)).packages;
+  const runArgs = (args: readonly string[]) => run([...manager.argv, ...args], manager.context);
+  return {
+    inventory,
+    run: runArgs,
+    outcome: (command, changes) => outcomeOf([command], changes, manager.judge),
+    change: (args, specs = []) =>
+      runChange<InstalledPackage>({
+        read: inventory,
+        run: () => runArgs(args),
+        diff: diffRpmInventories,
+        judge: manager.judge,
+        verify: (_result, after) => (missingRpmSpecs(specs, after).length > 0 ? 'unknown' : null),
+      }),
+  };
 }
 
 /** `name[.arch]`, how dnf and zypper name an installed package to remove. */

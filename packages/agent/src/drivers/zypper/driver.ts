@@ -1,16 +1,13 @@
 import { join } from 'node:path';
 import {
   assertNoDowngrade,
-  changeRpm,
   fetchRpmPackageFiles,
   type RpmManager,
-  readInstalled,
   rpmEnv,
+  rpmOperations,
   rpmPackageArg,
-  run,
-  runManager,
 } from '../dnf/rpm.js';
-import { DriverError, failedCommandError, outcomeOf } from '../operation.js';
+import { DriverError, failedCommandError } from '../operation.js';
 import { areExecutablesPresent } from '../run-command.js';
 import type {
   AvailableUpdate,
@@ -54,9 +51,7 @@ export function createZypperDriver(options: ZypperDriverOptions): PackageDriver 
     judge: { isOk, classify: classifyZypperFailure },
     cacheDir: join(root ?? '/', 'var', 'cache', 'zypp', 'packages'),
   };
-  const { context } = manager;
-  const inventory = () => readInstalled(manager);
-  const change = (args: string[], specs: PackageSpec[] = []) => changeRpm(manager, args, specs);
+  const { inventory, run, outcome, change } = rpmOperations(manager);
 
   return {
     id: 'zypper',
@@ -66,10 +61,12 @@ export function createZypperDriver(options: ZypperDriverOptions): PackageDriver 
 
     readInventory: inventory,
 
-    refresh: () => runManager(manager, ['refresh']),
+    async refresh() {
+      return outcome(await run(['refresh']), []);
+    },
 
     async listUpdates() {
-      const command = await run([...zypper, '--xmlout', 'list-updates'], context);
+      const command = await run(['--xmlout', 'list-updates']);
       if (!isOk(command)) {
         throw failedCommandError(
           'LIST_UPDATES_FAILED',
@@ -94,8 +91,8 @@ export function createZypperDriver(options: ZypperDriverOptions): PackageDriver 
       } else {
         args = ['update', '--dry-run', ...(operation.names ?? [])];
       }
-      const command = await run([...zypper, '--xmlout', ...args], context);
-      return outcomeOf([command], parseInstallSummary(command.stdout), manager.judge);
+      const command = await run(['--xmlout', ...args]);
+      return outcome(command, parseInstallSummary(command.stdout));
     },
 
     async install(packages, installOptions) {
@@ -117,7 +114,7 @@ export function createZypperDriver(options: ZypperDriverOptions): PackageDriver 
       // `zypper download NAME=VERSION` into a private cache dir.
       return fetchRpmPackageFiles(manager, packages, dir, {
         run: async (missing, temp) => [
-          await run([...zypper, '--pkg-cache-dir', temp, 'download', ...missing.map(capabilityOf)], context),
+          await run(['--pkg-cache-dir', temp, 'download', ...missing.map(capabilityOf)]),
         ],
         unavailable(missing, [command]) {
           return new DriverError(
