@@ -368,12 +368,14 @@ async function runPackageJob(
   );
 
   if (!operation.isSuccess) {
+    const restored =
+      operation.reason === 'script-failed' ? await restoreReplaced(planned, deps, output) : null;
     return done(
       finish('failed', {
         reason: jobFailureReason(operation.reason),
-        message: `${job.kind} failed (${operation.reason ?? 'unknown'})`,
+        message: `${job.kind} failed (${operation.reason ?? 'unknown'})${restored === null ? '' : restored.message}`,
         before,
-        after,
+        after: restored?.after ?? after,
       }),
     );
   }
@@ -393,6 +395,40 @@ async function runPackageJob(
   }
   const count = after.filter((a, i) => a.version !== before[i]?.version).length;
   return done(finish('succeeded', { before, after, message: `${job.kind}: ${count} package(s) changed` }));
+}
+
+/**
+ * After a maintainer script failed half-way (dpkg leaves the new version unpacked but not
+ * configured, and every later apt run tries to configure it again), puts the replaced packages back
+ * from the rollback archive, so the host is left as it was and stays usable. Returns the versions
+ * installed afterwards and a note for the result, or null when nothing was archived to restore.
+ */
+async function restoreReplaced(
+  planned: PlannedChange,
+  deps: JobRunnerDeps,
+  output: Output,
+): Promise<{ after: VersionEntry[]; message: string } | null> {
+  const files: string[] = [];
+  for (const spec of planned.replaced) {
+    const archived = await deps.archive.find(spec);
+    if (archived !== null) files.push(archived.file);
+  }
+  if (files.length === 0) return null;
+  let restore: OperationResult;
+  try {
+    restore = await deps.driver.installFiles(files);
+  } catch (err) {
+    output.note(`restoring the previous versions failed: ${errorText(err)}`);
+    return { after: planned.before, message: '; restoring the previous versions failed' };
+  }
+  output.addAll(restore.commands);
+  const after = versionsIn(await deps.driver.readInventory(), planned.before);
+  return {
+    after,
+    message: restore.isSuccess
+      ? `; the previous versions were restored from the rollback archive`
+      : `; restoring the previous versions failed too (${restore.reason ?? 'unknown'})`,
+  };
 }
 
 /** `base` with the entries of `extra` added (or, with 'overwrite', replacing the same package). */

@@ -5,9 +5,10 @@ describeLabE2e({
   // OSV has no Arch Linux ecosystem: the lab feed scopes nothing to Arch, so no findings.
   hasFindings: false,
   broken: {
-    title: 'pacman keeps 1.1-1 installed (post_install runs after the files are in place)',
-    // pacman 6 exits 0 with the package installed; the driver reads the scriptlet error.
-    state: { version: '1.1-1', isFullyInstalled: true },
+    title: 'the agent puts 1.0-1 back from its rollback archive',
+    // pacman 6 exits 0 with 1.1-1 installed although post_install failed; the driver reads the
+    // scriptlet error and the agent reinstalls the archived 1.0-1.
+    state: { version: '1.0-1', isFullyInstalled: true },
     openFindings: [],
     inventoryError: null,
     laterJobError: null,
