@@ -149,6 +149,7 @@ export {
   listHosts,
   MAX_PAGE_SIZE,
   type NewHost,
+  osOfRow,
   setHostInventory,
 } from './repositories/hosts.js';
 export {
@@ -164,7 +165,6 @@ export {
   type HostInventory,
   type InventoryDelta,
   MAX_HOST_OVERRIDES,
-  osOfRow,
   type PackageIdentity,
 } from './repositories/inventory.js';
 export {

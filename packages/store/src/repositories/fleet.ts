@@ -1,16 +1,10 @@
-import {
-  type EcosystemId,
-  listEcosystems,
-  type OsFamily,
-  type OsIdentity,
-  PatchwardenError,
-  type Severity,
-} from '@patchwarden/core';
+import { listEcosystems, type OsIdentity, PatchwardenError, type Severity } from '@patchwarden/core';
 import { type Kysely, type RawBuilder, type SqlBool, sql } from 'kysely';
 import { readJson, readOptionalTimestamp, readTimestamp, writeTimestamp } from '../codec.js';
 import type { StoreDialect } from '../dialect.js';
 import type { Criticality, Database, FindingStatus, HostRow } from '../schema.js';
 import { inTransaction } from '../transaction.js';
+import { osOfRow } from './hosts.js';
 
 // The operator's read side of the fleet: host list and detail, findings, the patch-centric view and
 // the fleet summary. Every query takes a group scope and sees only hosts of those groups.
@@ -1173,7 +1167,7 @@ function toFleetHost(row: HostRow): FleetHost {
   return {
     id: row.id,
     name: row.name,
-    os: toOsIdentity(row),
+    os: osOfRow(row),
     labels: readJson(row.labels, 'hosts.labels') as Record<string, string>,
     groupId: row.group_id,
     owner: row.owner,
@@ -1191,21 +1185,6 @@ function toFleetHost(row: HostRow): FleetHost {
     worstSeverity: row.worst_severity,
     maxRiskScore: row.max_risk_score === null ? null : Number(row.max_risk_score),
     earliestDueAt: readOptionalTimestamp(row.earliest_due_at),
-  };
-}
-
-function toOsIdentity(row: HostRow): OsIdentity | null {
-  if (row.os_family === null || row.os_distro === null) {
-    return null;
-  }
-  return {
-    family: row.os_family as OsFamily,
-    distro: row.os_distro,
-    version: row.os_version,
-    versionId: row.os_version_id,
-    codename: row.os_codename,
-    prettyName: row.os_pretty_name ?? row.os_distro,
-    ecosystem: row.os_ecosystem as EcosystemId | null,
   };
 }
 

@@ -145,7 +145,7 @@ function toHost(row: HostRow): Host {
   return {
     id: row.id,
     name: row.name,
-    os: toOsIdentity(row),
+    os: osOfRow(row),
     labels: readJson(row.labels, 'hosts.labels') as Record<string, string>,
     groupId: row.group_id,
     owner: row.owner,
@@ -158,7 +158,19 @@ function toHost(row: HostRow): Host {
   };
 }
 
-function toOsIdentity(row: HostRow): OsIdentity | null {
+/** The OS columns of a host row as core's `OsIdentity`, or null before the host reported one. */
+export function osOfRow(
+  row: Pick<
+    HostRow,
+    | 'os_family'
+    | 'os_distro'
+    | 'os_version'
+    | 'os_version_id'
+    | 'os_codename'
+    | 'os_pretty_name'
+    | 'os_ecosystem'
+  >,
+): OsIdentity | null {
   if (row.os_family === null || row.os_distro === null) {
     return null;
   }

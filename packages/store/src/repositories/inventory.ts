@@ -2,7 +2,6 @@ import {
   type EcosystemId,
   type InstalledPackage,
   listEcosystems,
-  type OsFamily,
   type OsIdentity,
   PatchwardenError,
 } from '@patchwarden/core';
@@ -12,10 +11,10 @@ import type {
   Criticality,
   Database,
   HostPackageOverridesTable,
-  HostRow,
   HostsTable,
   PackageSetMemberRow,
 } from '../schema.js';
+import { osOfRow } from './hosts.js';
 import { unfinishedJobsExist } from './jobs.js';
 import { packageSetId, putPackageSet } from './package-sets.js';
 
@@ -885,31 +884,4 @@ export async function findHostsHoldingPackages(
     for (const row of rows) hosts.set(row.id, { hostId: row.id, os: osOfRow(row) });
   }
   return [...hosts.values()];
-}
-
-/** The OS columns of a host row as core's `OsIdentity`, or null before the host reported one. */
-export function osOfRow(
-  row: Pick<
-    HostRow,
-    | 'os_family'
-    | 'os_distro'
-    | 'os_version'
-    | 'os_version_id'
-    | 'os_codename'
-    | 'os_pretty_name'
-    | 'os_ecosystem'
-  >,
-): OsIdentity | null {
-  if (row.os_family === null || row.os_distro === null) {
-    return null;
-  }
-  return {
-    family: row.os_family as OsFamily,
-    distro: row.os_distro,
-    version: row.os_version,
-    versionId: row.os_version_id,
-    codename: row.os_codename,
-    prettyName: row.os_pretty_name ?? row.os_distro,
-    ecosystem: row.os_ecosystem as EcosystemId | null,
-  };
 }
