@@ -28,6 +28,8 @@ const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 export async function run(args) {
   const seconds = Number(option(args, '--seconds') ?? 30);
   const target = Number(option(args, '--packages') ?? 1500);
+  // Extra flags for the agent's node process, e.g. --node-args="--optimize-for-size".
+  const nodeArgs = (option(args, '--node-args') ?? '').split(' ').filter((arg) => arg !== '');
   const work = await mkdtemp(join(tmpdir(), 'pw-bench-agent-'));
   let server;
   let child;
@@ -68,6 +70,7 @@ export async function run(args) {
     child = spawn(
       process.execPath,
       [
+        ...nodeArgs,
         BIN,
         'agent',
         '--server',
