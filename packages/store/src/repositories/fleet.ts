@@ -1,10 +1,10 @@
-import { listEcosystems, type OsIdentity, PatchwardenError, type Severity } from '@patchwarden/core';
+import { listEcosystems, PatchwardenError, type Severity } from '@patchwarden/core';
 import { type Kysely, type RawBuilder, type SqlBool, sql } from 'kysely';
 import { readJson, readOptionalTimestamp, readTimestamp, writeTimestamp } from '../codec.js';
 import type { StoreDialect } from '../dialect.js';
 import type { Criticality, Database, FindingStatus, HostRow } from '../schema.js';
 import { inTransaction } from '../transaction.js';
-import { osOfRow } from './hosts.js';
+import { type Host, toHost } from './hosts.js';
 
 // The operator's read side of the fleet: host list and detail, findings, the patch-centric view and
 // the fleet summary. Every query takes a group scope and sees only hosts of those groups.
@@ -74,19 +74,8 @@ export interface HostQuery extends HostFilter {
 }
 
 /** A host with the rollups of its open findings. */
-export interface FleetHost {
-  id: string;
-  name: string;
-  os: OsIdentity | null;
-  labels: Record<string, string>;
-  groupId: string | null;
-  owner: string | null;
-  environment: string | null;
-  criticality: Criticality;
-  createdAt: Date;
-  lastSeenAt: Date | null;
-  inventoryUpdatedAt: Date | null;
-  packageSetId: string | null;
+/** A host with what the fleet views add: agent facts and the rollups of its open findings. */
+export interface FleetHost extends Host {
   kernel: string | null;
   agentVersion: string | null;
   isRebootRequired: boolean;
@@ -1165,18 +1154,7 @@ function optionalIso(value: Date | string | null): string | null {
 
 function toFleetHost(row: HostRow): FleetHost {
   return {
-    id: row.id,
-    name: row.name,
-    os: osOfRow(row),
-    labels: readJson(row.labels, 'hosts.labels') as Record<string, string>,
-    groupId: row.group_id,
-    owner: row.owner,
-    environment: row.environment,
-    criticality: row.criticality,
-    createdAt: readTimestamp(row.created_at),
-    lastSeenAt: readOptionalTimestamp(row.last_seen_at),
-    inventoryUpdatedAt: readOptionalTimestamp(row.inventory_updated_at),
-    packageSetId: row.package_set_id,
+    ...toHost(row),
     kernel: row.kernel,
     agentVersion: row.agent_version,
     isRebootRequired: Number(row.reboot_required) === 1,

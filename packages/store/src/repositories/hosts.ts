@@ -141,7 +141,8 @@ export async function setHostInventory(
   });
 }
 
-function toHost(row: HostRow): Host {
+/** A host row as the rest of Patchwarden sees it. */
+export function toHost(row: HostRow): Host {
   return {
     id: row.id,
     name: row.name,
