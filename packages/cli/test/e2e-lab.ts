@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createRpmRepository, LAB_TOOLS, type LabManager, removeFromAptRepository } from '@patchwarden/lab';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliAsync } from './run-cli.js';
 
 /**
  * End-to-end flow of one package manager: `patchwarden lab up` (its own server on SQLite, two hosts:
@@ -108,22 +109,7 @@ function childEnv(): NodeJS.ProcessEnv {
 
 /** Runs the built binary without blocking the event loop. */
 function cli(args: string[]): Promise<Cli> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: childEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCliAsync(args, childEnv());
 }
 
 function missingTools(manager: LabManager): string[] {

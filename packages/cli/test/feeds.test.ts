@@ -1,12 +1,11 @@
-import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type RunningServer, startServer } from '@patchwarden/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliAsync } from './run-cli.js';
 
-const BIN = fileURLToPath(new URL('../bin/patchwarden.js', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
 const TOKEN = `pwt_${'f'.repeat(40)}`;
 
@@ -20,23 +19,8 @@ describe('patchwarden feeds and advisories against a real server', () => {
   let server: RunningServer;
   let dir: string;
 
-  // Asynchronous: the server answers from this process's event loop, which spawnSync would block.
   function cli(args: string[]): Promise<CliResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], {
-        env: { ...process.env, PATCHWARDEN_URL: server.url, PATCHWARDEN_TOKEN: TOKEN },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => {
-        stdout += chunk;
-      });
-      child.stderr.on('data', (chunk) => {
-        stderr += chunk;
-      });
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    return runCliAsync(args, { ...process.env, PATCHWARDEN_URL: server.url, PATCHWARDEN_TOKEN: TOKEN });
   }
 
   beforeAll(async () => {

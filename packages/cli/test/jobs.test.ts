@@ -1,37 +1,18 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadConfig, type RunningServer, startServer } from '@patchwarden/server';
 import { createHost, createHostGroup, pendingJobsForCheckin, recordJobResult } from '@patchwarden/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const BIN = fileURLToPath(new URL('../bin/patchwarden.js', import.meta.url));
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { type CliResult, runCliAsync } from './run-cli.js';
 
 describe('patchwarden jobs against a real server', () => {
   let dataDir: string;
   let server: RunningServer;
   let adminToken: string;
 
-  // Asynchronous, unlike runCli: the server answering the CLI runs in this process.
-  function cli(args: string[]): Promise<Result> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [BIN, ...args],
-        { env: { ...process.env, PATCHWARDEN_URL: server.url, PATCHWARDEN_TOKEN: adminToken } },
-        (err, stdout, stderr) => {
-          resolve({ code: err === null ? 0 : Number((err as { code?: number }).code), stdout, stderr });
-        },
-      );
-    });
+  function cli(args: string[]): Promise<CliResult> {
+    return runCliAsync(args, { ...process.env, PATCHWARDEN_URL: server.url, PATCHWARDEN_TOKEN: adminToken });
   }
 
   beforeAll(async () => {

@@ -65,3 +65,23 @@ export function startCli(args: string[], env?: Record<string, string>): CliProce
     },
   };
 }
+
+/**
+ * Runs the built binary without blocking the event loop, for tests whose server answers from this
+ * process (spawnSync would deadlock it). `env` is the child's whole environment.
+ */
+export function runCliAsync(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
