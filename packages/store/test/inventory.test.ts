@@ -1,4 +1,4 @@
-import type { InstalledPackage, OsIdentity } from '@patchwarden/core';
+import type { InstalledPackage } from '@patchwarden/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   applyFullInventory,
@@ -12,28 +12,9 @@ import {
   packageSetId,
 } from '../src/index.js';
 import { type TestStore, testDialects } from './dialects.js';
+import { DEBIAN_12, deb } from './fixtures.js';
 
 const t0 = new Date('2026-11-22T10:00:00.000Z');
-
-const DEBIAN_12: OsIdentity = {
-  family: 'debian',
-  distro: 'debian',
-  version: '12',
-  versionId: '12',
-  codename: 'bookworm',
-  prettyName: 'Debian GNU/Linux 12 (bookworm)',
-  ecosystem: 'deb',
-};
-
-function deb(name: string, version: string, source: string | null = null): InstalledPackage {
-  return {
-    name,
-    version,
-    architecture: 'amd64',
-    source: source === null ? null : { name: source, version },
-    ecosystem: 'deb',
-  };
-}
 
 /** An image of `count` packages: pkg0000 … plus openssl/libssl3 built from source openssl. */
 function image(count: number): InstalledPackage[] {

@@ -1,4 +1,4 @@
-import type { InstalledPackage, OsIdentity } from '@patchwarden/core';
+import type { InstalledPackage } from '@patchwarden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createHost,
@@ -11,28 +11,9 @@ import {
   setHostInventory,
 } from '../src/index.js';
 import { type TestStore, testDialects } from './dialects.js';
+import { DEBIAN_12, deb } from './fixtures.js';
 
 const now = new Date('2026-11-21T12:00:00.000Z');
-
-const bookworm: OsIdentity = {
-  family: 'debian',
-  distro: 'debian',
-  version: '12',
-  versionId: '12',
-  codename: 'bookworm',
-  prettyName: 'Debian GNU/Linux 12 (bookworm)',
-  ecosystem: 'deb',
-};
-
-function deb(name: string, version: string, source?: string): InstalledPackage {
-  return {
-    name,
-    version,
-    architecture: 'amd64',
-    source: source === undefined ? null : { name: source, version },
-    ecosystem: 'deb',
-  };
-}
 
 const image: InstalledPackage[] = [
   deb('openssl', '3.0.15-1~deb12u1'),
@@ -67,7 +48,7 @@ for (const dialect of testDialects()) {
     it('creates a host and reads it back', async () => {
       const created = await createHost(
         store.db,
-        { name: 'web-1', os: bookworm, labels: { role: 'web' }, criticality: 'high' },
+        { name: 'web-1', os: DEBIAN_12, labels: { role: 'web' }, criticality: 'high' },
         now,
       );
 
@@ -76,7 +57,7 @@ for (const dialect of testDialects()) {
       expect(read).toEqual({
         id: created.id,
         name: 'web-1',
-        os: bookworm,
+        os: DEBIAN_12,
         labels: { role: 'web' },
         groupId: null,
         owner: null,
