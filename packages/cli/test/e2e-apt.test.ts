@@ -9,17 +9,13 @@ describeLabE2e({
     // later apt run would try to configure again; the agent reinstalls the archived 1.0-1.
     state: { version: '1.0-1', isFullyInstalled: true },
     openFindings: ['pw-broken 1.0-1 PWLAB-2026-0006'],
-    inventoryError: null,
-    laterJobError: null,
   },
   crash: {
     // The manager writes its output to files, not to the agent's pipes, in its own process group:
     // it outlives the killed agent and completes the install, and the recovery reports that.
     state: { version: '2.0-1', isFullyInstalled: true },
     why: 'apt-get completes the install without the agent',
-    retryError: null,
   },
   isChange: (argv) =>
     /(^|\/)apt-get$/.test(argv[0] ?? '') && argv.includes('install') && !argv.includes('-s'),
-  rollbackError: null,
 });

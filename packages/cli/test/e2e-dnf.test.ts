@@ -8,16 +8,12 @@ describeLabE2e({
     // rpm's failing %pre aborts that package's installation.
     state: { version: '1.0-1', isFullyInstalled: true },
     openFindings: ['pw-broken 1.0-1 PWLAB-2026-0006'],
-    inventoryError: null,
-    laterJobError: null,
   },
   crash: {
     // The manager writes its output to files, not to the agent's pipes, in its own process group:
     // it outlives the killed agent and completes the install, and the recovery reports that.
     state: { version: '2.0-1', isFullyInstalled: true },
     why: 'dnf completes the install without the agent',
-    retryError: null,
   },
   isChange: (argv) => argv.some((a) => /(^|\/)dnf$/.test(a)) && argv.includes('install'),
-  rollbackError: null,
 });

@@ -8,15 +8,11 @@ describeLabE2e({
     // rpm's failing %pre aborts that package's installation.
     state: { version: '1.0-1', isFullyInstalled: true },
     openFindings: ['pw-broken 1.0-1 PWLAB-2026-0006'],
-    inventoryError: null,
-    laterJobError: null,
   },
   crash: {
     // zypper survives losing its output pipe and completes the install on its own.
     state: { version: '2.0-1', isFullyInstalled: true },
     why: 'zypper completes the install without the agent',
-    retryError: null,
   },
   isChange: (argv) => /(^|\/)zypper$/.test(argv[0] ?? '') && argv.includes('install'),
-  rollbackError: null,
 });
