@@ -1,6 +1,13 @@
 import { listEcosystems, PatchwardenError, type Severity } from '@patchwarden/core';
 import { type Kysely, type RawBuilder, type SqlBool, sql } from 'kysely';
-import { readJson, readOptionalTimestamp, readTimestamp, writeTimestamp } from '../codec.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  readJson,
+  readOptionalTimestamp,
+  readTimestamp,
+  writeTimestamp,
+} from '../codec.js';
 import type { StoreDialect } from '../dialect.js';
 import type { Criticality, Database, FindingStatus, HostRow } from '../schema.js';
 import { inTransaction } from '../transaction.js';
@@ -123,7 +130,7 @@ export async function queryHosts(
   const sort = query.sort ?? 'name';
   const order = query.order ?? (sort === 'name' ? 'asc' : 'desc');
   const key = HOST_SORT_KEYS[sort];
-  const after = decodeCursor(query.cursor, `hosts:${sort}:${order}`);
+  const after = decodeFleetCursor(query.cursor, `hosts:${sort}:${order}`);
   const filters = hostFilterConditions(dialect, { ...query, scope: 'all' });
   const scope = query.scope === 'all' ? 'all' : [...new Set(query.scope)];
   const page = await keysetPage({
@@ -158,7 +165,7 @@ export async function queryHosts(
   });
   return {
     items: page.rows.map(toFleetHost),
-    nextCursor: page.last === null ? null : encodeCursor(`hosts:${sort}:${order}`, page.last),
+    nextCursor: page.last === null ? null : encodeFleetCursor(`hosts:${sort}:${order}`, page.last),
   };
 }
 
@@ -589,7 +596,7 @@ export async function queryFindings(db: Kysely<Database>, query: FindingQuery): 
   const order = query.order ?? (sort === 'due' ? 'asc' : 'desc');
   const key = FINDING_SORT_KEYS[sort];
   const status = query.status ?? 'open';
-  const after = decodeCursor(query.cursor, `findings:${sort}:${order}:${status}`);
+  const after = decodeFleetCursor(query.cursor, `findings:${sort}:${order}:${status}`);
   const conditions: RawBuilder<SqlBool>[] = [
     scopeCondition(query.scope, 'hosts.group_id'),
     sql<SqlBool>`findings.status = ${status}`,
@@ -642,7 +649,8 @@ export async function queryFindings(db: Kysely<Database>, query: FindingQuery): 
   });
   return {
     items: page.rows.map(toFindingRecord),
-    nextCursor: page.last === null ? null : encodeCursor(`findings:${sort}:${order}:${status}`, page.last),
+    nextCursor:
+      page.last === null ? null : encodeFleetCursor(`findings:${sort}:${order}:${status}`, page.last),
   };
 }
 
@@ -753,7 +761,7 @@ export async function queryPatches(
 ): Promise<Page<PatchRecord>> {
   const limit = checkPageSize(query.limit);
   const sort = query.sort ?? 'hosts';
-  const after = decodeCursor(query.cursor, `patches:${sort}`);
+  const after = decodeFleetCursor(query.cursor, `patches:${sort}`);
   const conditions: RawBuilder<SqlBool>[] = [
     sql<SqlBool>`f.status = 'open'`,
     sql<SqlBool>`f.fixed_version is not null`,
@@ -824,7 +832,7 @@ export async function queryPatches(
     items,
     nextCursor:
       rows.length > limit && last !== undefined
-        ? encodeCursor(`patches:${sort}`, {
+        ? encodeFleetCursor(`patches:${sort}`, {
             value: sort === 'hosts' ? last.hosts : last.cves,
             id: JSON.stringify([last.packageName, last.fixedVersion]),
           })
@@ -1052,34 +1060,21 @@ interface Cursor {
 }
 
 /** base64url JSON of `[context, value, id]`; `context` ties a cursor to the sort it came from. */
-function encodeCursor(context: string, cursor: Cursor): string {
-  return Buffer.from(JSON.stringify([context, cursor.value, cursor.id])).toString('base64url');
+function encodeFleetCursor(context: string, cursor: Cursor): string {
+  return encodeCursor([context, cursor.value, cursor.id]);
 }
 
-function decodeCursor(cursor: string | null | undefined, context: string): Cursor | null {
-  if (cursor == null || cursor === '') {
-    return null;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    parsed = null;
-  }
-  if (
-    !Array.isArray(parsed) ||
-    parsed.length !== 3 ||
-    parsed[0] !== context ||
-    !(parsed[1] === null || typeof parsed[1] === 'string' || typeof parsed[1] === 'number') ||
-    typeof parsed[2] !== 'string'
-  ) {
-    throw new PatchwardenError(
-      'INVALID_CURSOR',
-      'the cursor is not one this listing returned with the same sort and order; start again without it',
-      400,
-    );
-  }
-  return { value: parsed[1] as KeyValue, id: parsed[2] };
+function decodeFleetCursor(cursor: string | null | undefined, context: string): Cursor | null {
+  const parts = decodeCursor(
+    cursor,
+    (p) =>
+      p.length === 3 &&
+      p[0] === context &&
+      (p[1] === null || typeof p[1] === 'string' || typeof p[1] === 'number') &&
+      typeof p[2] === 'string',
+    'the cursor is not one this listing returned with the same sort and order; start again without it',
+  );
+  return parts === null ? null : { value: parts[1] as KeyValue, id: parts[2] as string };
 }
 
 /**

@@ -8,7 +8,14 @@ import {
   type SqlBool,
   sql,
 } from 'kysely';
-import { readJson, readOptionalTimestamp, readTimestamp, writeTimestamp } from '../codec.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  readJson,
+  readOptionalTimestamp,
+  readTimestamp,
+  writeTimestamp,
+} from '../codec.js';
 import { forUpdateSkipLocked, type StoreDialect } from '../dialect.js';
 import type { Database, HookPhase, JobHostsTable, JobKind, JobState, JobsTable } from '../schema.js';
 import { inTransaction } from '../transaction.js';
@@ -669,7 +676,7 @@ export async function listJobs(
       400,
     );
   }
-  const after = decodeCursor(options.cursor);
+  const after = decodeJobCursor(options.cursor);
   let query = db
     .selectFrom('jobs')
     .selectAll()
@@ -695,7 +702,7 @@ export async function listJobs(
   const last = page.at(-1);
   return {
     jobs,
-    nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last) : null,
+    nextCursor: rows.length > limit && last !== undefined ? encodeJobCursor(last) : null,
   };
 }
 
@@ -1364,37 +1371,22 @@ function scopeCondition(scope: GroupScope, column: string): RawBuilder<SqlBool> 
     : sql<SqlBool>`${sql.ref(column)} in (${sql.join(scope.map((g) => sql`${g}`))})`;
 }
 
-/** base64url JSON of `[createdAt ISO, id]` of the last job of a page. */
-function encodeCursor(row: JobRow): string {
-  return Buffer.from(JSON.stringify([readTimestamp(row.created_at).toISOString(), row.id])).toString(
-    'base64url',
-  );
+/** The cursor after the last job of a page: `[createdAt ISO, id]`. */
+function encodeJobCursor(row: JobRow): string {
+  return encodeCursor([readTimestamp(row.created_at).toISOString(), row.id]);
 }
 
-function decodeCursor(cursor: string | null | undefined): { createdAt: string; id: string } | null {
-  if (cursor == null || cursor === '') {
-    return null;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    parsed = null;
-  }
-  if (
-    !Array.isArray(parsed) ||
-    parsed.length !== 2 ||
-    typeof parsed[0] !== 'string' ||
-    typeof parsed[1] !== 'string' ||
-    Number.isNaN(Date.parse(parsed[0]))
-  ) {
-    throw new PatchwardenError(
-      'INVALID_CURSOR',
-      'the cursor is not one the job list returned; start again without it',
-      400,
-    );
-  }
-  return { createdAt: parsed[0], id: parsed[1] };
+function decodeJobCursor(cursor: string | null | undefined): { createdAt: string; id: string } | null {
+  const parts = decodeCursor(
+    cursor,
+    (p) =>
+      p.length === 2 &&
+      typeof p[0] === 'string' &&
+      typeof p[1] === 'string' &&
+      !Number.isNaN(Date.parse(p[0])),
+    'the cursor is not one the job list returned; start again without it',
+  );
+  return parts === null ? null : { createdAt: parts[0] as string, id: parts[1] as string };
 }
 
 function listNames(names: readonly string[]): string {
