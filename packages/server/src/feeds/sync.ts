@@ -16,6 +16,7 @@ import {
   getFeed,
   LOCK_KEYS,
   listAdvisoryInputs,
+  listFeeds,
   putAdvisories,
   putEpssScores,
   putKevEntries,
@@ -55,11 +56,21 @@ export interface FeedSyncService {
    * of the touched packages → record status and counts. A load or write that fails marks the feed
    * failed with the error and changes no advisory. Throws FEED_NOT_FOUND (404), and
    * FEED_SYNC_IN_PROGRESS (409) when this or another replica is syncing that feed.
+   *
+   * Recovery: when the feed's previous sync stored advisories but may not have re-evaluated the
+   * hosts for them (it failed with REEVALUATION_FAILED or INTERRUPTED, or it is still `running`
+   * although nobody holds its lock: its process died), this sync first re-evaluates every host that
+   * holds a package of any stored advisory, so no host keeps a judgement the stored advisories no
+   * longer support. If that fails, the sync fails with REEVALUATION_FAILED again and the next one
+   * retries.
    */
   syncFeed(feedIdOrName: string): Promise<FeedSyncResult>;
   /**
    * Syncs every enabled feed whose `next_sync_at` has come, under the cluster-wide feed-sync lock, so
    * each due sync runs once across replicas. Returns `acquired: false` at once when another holds it.
+   * First it finds syncs that died with their process (status `running` while nobody holds the
+   * feed's lock): an enabled feed is synced again at once (see {@link syncFeed} on recovery), a
+   * disabled one is marked failed with `INTERRUPTED`.
    */
   runDueSyncs(): Promise<DueSyncsReport>;
 }
@@ -76,6 +87,21 @@ export interface FeedSyncDeps {
   fetch?: typeof fetch;
 }
 
+/** How a sync that may have left hosts unevaluated for what it stored ends its error text. */
+const UNFINISHED_ERROR = /^(REEVALUATION_FAILED|INTERRUPTED): /;
+
+/**
+ * Whether `feed`, read while holding its sync lock, was left by a sync that did not re-evaluate
+ * hosts: one that failed doing so, or one still marked `running` (no live sync can be, as this
+ * process holds the lock).
+ */
+function isUnfinished(feed: Feed): boolean {
+  return (
+    feed.lastSyncStatus === 'running' ||
+    (feed.lastSyncStatus === 'failed' && UNFINISHED_ERROR.test(feed.lastSyncError ?? ''))
+  );
+}
+
 /** Items of `skipped` and warnings kept in a sync's counts. */
 const NOTES_KEPT = 10;
 
@@ -90,7 +116,17 @@ export function createFeedSync(deps: FeedSyncDeps): FeedSyncService {
     const log = deps.log.child({ feedId: feed.id, feed: feed.name });
     const started = now();
     const startedMs = performance.now();
+    // Read again now that the lock is held: the status read before it may have been a live sync's.
+    const isRecovering = isUnfinished((await getFeed(store.db, feed.id)) ?? feed);
     await recordFeedSyncStart(store.db, feed.id, started);
+    if (isRecovering) {
+      try {
+        const recovered = await reevaluateEveryAdvisoryPackage();
+        log.info(recovered, "re-evaluated every advisory's hosts after an unfinished sync");
+      } catch (err) {
+        return fail(feed, reevaluationFailed(err, 'every stored advisory'), null, log);
+      }
+    }
 
     const collector = new FeedCollector();
     let isComplete: boolean;
@@ -143,18 +179,7 @@ export function createFeedSync(deps: FeedSyncDeps): FeedSyncService {
         counts.hostsReevaluated = (await deps.detection.reevaluatePackages(written.touched)).hosts;
       } catch (err) {
         counts.durationMs = Math.round(performance.now() - startedMs);
-        const cause = errorOf(err);
-        return fail(
-          feed,
-          new PatchwardenError(
-            'REEVALUATION_FAILED',
-            `the feed's changes were stored, but re-evaluating the hosts of ${written.touched.length} packages failed: ${cause.code}: ${cause.message}`,
-            500,
-            { cause: err },
-          ),
-          counts,
-          log,
-        );
+        return fail(feed, reevaluationFailed(err, `${written.touched.length} packages`), counts, log);
       }
     } else {
       counts.hostsReevaluated = 0;
@@ -185,6 +210,38 @@ export function createFeedSync(deps: FeedSyncDeps): FeedSyncService {
     return { feedId: feed.id, name: feed.name, status: 'failed', counts, error };
   }
 
+  /** Re-evaluates the hosts of every package that any stored advisory touches. */
+  async function reevaluateEveryAdvisoryPackage() {
+    const refs = new Map<string, PackageRef>();
+    for (const { advisory } of await listAdvisoryInputs(store.db)) {
+      for (const ref of packagesTouchedBy(advisory)) refs.set(packageKey(ref), ref);
+    }
+    return { packages: refs.size, ...(await deps.detection.reevaluatePackages([...refs.values()])) };
+  }
+
+  /**
+   * Finds syncs that died with their process: `running` while this process can take the feed's
+   * lock. Syncs an enabled one again now (which recovers it), marks a disabled one INTERRUPTED.
+   */
+  async function recoverDeadSyncs(): Promise<FeedSyncResult[]> {
+    const results: FeedSyncResult[] = [];
+    for (const feed of await listFeeds(store.db)) {
+      if (feed.lastSyncStatus !== 'running') continue;
+      const locked = await withExclusiveLock(store.db, store.dialect, feedLockKey(feed.id), async () => {
+        const current = await getFeed(store.db, feed.id);
+        if (current?.lastSyncStatus !== 'running') return null;
+        if (current.isEnabled) return syncLocked(current);
+        const startedAt = current.lastSyncStartedAt?.toISOString() ?? 'an unknown time';
+        const error = `INTERRUPTED: the sync started at ${startedAt} ended with its server process; the next sync re-evaluates the hosts of every stored advisory`;
+        await recordFeedSyncFinish(store.db, current.id, { status: 'failed', error, counts: null }, now());
+        deps.log.warn({ feedId: current.id, feed: current.name }, 'feed sync found interrupted');
+        return null;
+      });
+      if (locked.acquired && locked.value !== null) results.push(locked.value);
+    }
+    return results;
+  }
+
   async function syncFeed(feedIdOrName: string): Promise<FeedSyncResult> {
     const feed = await getFeed(store.db, feedIdOrName);
     if (feed === null) {
@@ -205,10 +262,10 @@ export function createFeedSync(deps: FeedSyncDeps): FeedSyncService {
 
   async function runDueSyncs(): Promise<DueSyncsReport> {
     const locked = await withExclusiveLock(store.db, store.dialect, LOCK_KEYS.feedSync, async () => {
+      const results = await recoverDeadSyncs();
       // Claimed inside the lock: `next_sync_at` is read and moved on here, so a replica that held
       // the lock a moment ago and synced a feed has already pushed it out of reach.
       const due = await claimDueFeeds(store.db, now());
-      const results: FeedSyncResult[] = [];
       for (const feed of due) {
         try {
           results.push(await syncFeed(feed.id));
@@ -344,6 +401,16 @@ function kindsOf(kind: FeedKind): { kinds?: readonly DocumentKind[] } {
 /** A per-feed advisory-lock key, so an on-demand sync and a scheduled one never run one feed twice at once. */
 export function feedLockKey(feedId: string): number {
   return createHash('sha256').update(`feed-sync:${feedId}`).digest().readInt32BE(0);
+}
+
+function reevaluationFailed(err: unknown, what: string): PatchwardenError {
+  const cause = errorOf(err);
+  return new PatchwardenError(
+    'REEVALUATION_FAILED',
+    `the feed's advisories are stored, but re-evaluating the hosts of ${what} failed: ${cause.code}: ${cause.message}; the next sync retries`,
+    500,
+    { cause: err },
+  );
 }
 
 function errorOf(err: unknown): { code: string; message: string } {
