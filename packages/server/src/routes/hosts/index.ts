@@ -213,6 +213,11 @@ export async function hostsRoutes(plain: FastifyInstance): Promise<void> {
         if (after === null) {
           throw hostNotFound(req.params.id);
         }
+        if (after.criticality !== before.criticality) {
+          // A finding's risk score weighs the host's criticality: re-judge the host's findings now,
+          // in this transaction, so scores, the host's rollups and risk sorts follow the edit.
+          await app.detection.evaluateHost(trx, after.id);
+        }
         await appendAuditEntry(
           { db: trx, dialect: app.store.dialect },
           {
