@@ -42,12 +42,16 @@ for (const dialect of testDialects()) {
         expect((await patch('critical')).statusCode).toBe(200);
         const critical = await riskOf(hostId);
         expect(critical.scores).toHaveLength(medium.scores.length);
-        critical.scores.forEach((score, i) => expect(score).toBeGreaterThan(medium.scores[i] ?? Infinity));
+        for (const [i, score] of critical.scores.entries()) {
+          expect(score).toBeGreaterThan(medium.scores[i] ?? Infinity);
+        }
         expect(critical.max).toBe(Math.max(...critical.scores));
 
         expect((await patch('low')).statusCode).toBe(200);
         const low = await riskOf(hostId);
-        low.scores.forEach((score, i) => expect(score).toBeLessThan(medium.scores[i] ?? -Infinity));
+        for (const [i, score] of low.scores.entries()) {
+          expect(score).toBeLessThan(medium.scores[i] ?? -Infinity);
+        }
         expect(low.max).toBe(Math.max(...low.scores));
 
         // Back to where it was: the same scores as before any edit.

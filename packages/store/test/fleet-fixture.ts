@@ -93,6 +93,26 @@ export async function seedFleet(db: Kysely<Database>, now = FIXTURE_NOW): Promis
         withdrawn_at: null,
         content_hash: id,
         feed_id: null,
+        // A record as putAdvisories stores it, so that detection can load it (these name no
+        // packages: the fixture's findings rows are written by hand below).
+        record: JSON.stringify({
+          advisory: {
+            id: externalId,
+            source,
+            aliases: [],
+            related: [],
+            cves: [],
+            summary: null,
+            published: null,
+            modified: null,
+            withdrawn: null,
+            severity,
+            cvss: [],
+            affected: [],
+            references: [],
+          },
+          origin: null,
+        }),
       })
       .execute();
   }
