@@ -354,6 +354,48 @@ for (const dialect of testDialects()) {
         expect((await findingRows(server.store, hostId)).filter((r) => r.startsWith('zlib1g'))).toEqual([]);
       });
 
+      it('parses check-in JSON as the other routes do: bad JSON and prototype keys refused, escapes and a BOM read', async () => {
+        const { hostId, nodeKey } = await enroll(server, secret, { hostname: 'json' });
+        const refused = [
+          '{"seq": 1,',
+          '{"seq": 1, "__proto__": {"x": 1}}',
+          '{"seq": 1, "\\u005f_proto__": {"x": 1}}',
+          '{"seq": 1, "constructor": {"prototype": {"x": 1}}}',
+        ];
+        const post = (url: string, payload: string, token?: string) =>
+          server.request({
+            method: 'POST',
+            url,
+            ...(token === undefined ? {} : { token }),
+            headers: { 'content-type': 'application/json' },
+            payload,
+          });
+        const agent = await Promise.all(refused.map((text) => post('/api/v1/agent/checkin', text, nodeKey)));
+        const other = await Promise.all(refused.map((text) => post('/api/v1/enroll-secrets', text)));
+        const delta = JSON.stringify({
+          seq: 1,
+          delta: { upsert: [deb('zlib1g', '1:1.2.13.dfsg-2', 'zlib')], remove: [] },
+        });
+        const escaped = await post(
+          '/api/v1/agent/checkin',
+          `\ufeff${delta.replace('"zlib1g"', '"\\u007alib1g"')}`,
+          nodeKey,
+        );
+
+        expect(agent.map((r) => [r.statusCode, r.json().error?.code])).toEqual(
+          other.map((r) => [r.statusCode, r.json().error?.code]),
+        );
+        expect(agent.map((r) => r.statusCode)).toEqual([400, 400, 400, 400]);
+        expect([escaped.statusCode, escaped.json().inventory]).toEqual([200, 'ok']);
+        expect(
+          await server.store.db
+            .selectFrom('host_package_overrides')
+            .select(['name', 'version'])
+            .where('host_id', '=', hostId)
+            .execute(),
+        ).toEqual([{ name: 'zlib1g', version: '1:1.2.13.dfsg-2' }]);
+      });
+
       it('refuses unknown, missing and user tokens on the check-in route', async () => {
         const unknown = await checkin(server, 'pwn_unknown', { seq: 0 });
         const missing = await server.request({

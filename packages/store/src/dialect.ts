@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { type Dialect, type Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { preparedStatementName } from './compiled.js';
 import type { Database } from './schema.js';
 
 /** Which database a store runs on. Every difference between the two is a named helper here. */
@@ -92,8 +93,27 @@ export function createPostgresDialect(
   // not queryable any more, so the pool drops it when it is released.
   pool.on('connect', (client) => {
     client.on('error', onPoolError);
+    prepareReusableStatements(client);
   });
   return new PostgresDialect({ pool });
+}
+
+/**
+ * Runs the reusable statements of a check-in (`compiled.ts`) as named prepared statements on this
+ * connection: PostgreSQL parses and plans each once per connection instead of on every run. Kysely
+ * calls `query(text, values)`; any other call is passed on as it is.
+ */
+function prepareReusableStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const named = (...args: unknown[]): unknown => {
+    const [text, values] = args;
+    if (args.length === 2 && typeof text === 'string' && Array.isArray(values)) {
+      const name = preparedStatementName(text);
+      if (name !== undefined) return query({ name, text, values });
+    }
+    return query(...args);
+  };
+  client.query = named as typeof client.query;
 }
 
 function warnPoolError(err: Error): void {

@@ -152,6 +152,46 @@ for (const dialect of testDialects()) {
         expect(await host()).toMatchObject({ open_findings: 2, kev_findings: 0, worst_severity: 'high' });
       });
 
+      it('rolls up: a missing severity counts as unknown, a word outside the list ranks last, none open clears', async () => {
+        await reconcile(
+          [
+            detected('openssl', 'osv:A-1', { severity: 'bogus', riskScore: null, dueAt: null }),
+            detected('curl', 'osv:A-2', {
+              severity: null,
+              riskScore: 5,
+              dueAt: new Date('2026-12-03T00:00:00Z'),
+            }),
+          ],
+          t0,
+        );
+        const unknownWorst = await host();
+        await reconcile(
+          [detected('openssl', 'osv:A-1', { severity: 'bogus', isKev: true, riskScore: null })],
+          t1,
+        );
+        const bogusOnly = await host();
+        await reconcile([], t2);
+
+        expect({
+          ...unknownWorst,
+          earliest_due_at: new Date(unknownWorst.earliest_due_at ?? 0).toISOString(),
+        }).toEqual({
+          open_findings: 2,
+          kev_findings: 0,
+          worst_severity: 'unknown',
+          max_risk_score: 5,
+          earliest_due_at: '2026-12-03T00:00:00.000Z',
+        });
+        expect(bogusOnly).toMatchObject({ open_findings: 1, kev_findings: 1, worst_severity: 'bogus' });
+        expect(await host()).toEqual({
+          open_findings: 0,
+          kev_findings: 0,
+          worst_severity: null,
+          max_risk_score: null,
+          earliest_due_at: null,
+        });
+      });
+
       it('judges only the named packages when limited, and writes changed details', async () => {
         await reconcile([detected('openssl', 'osv:A-1'), detected('curl', 'osv:A-3')], t0);
 

@@ -154,6 +154,81 @@ for (const dialect of testDialects()) {
         expect(sorted(inventory?.packages ?? [])).toEqual(sorted(base.filter((p) => p.name !== 'pkg0003')));
       });
 
+      it('hands detection every installed package of a name a delta touches: other architectures and ecosystems too', async () => {
+        const i386 = { ...deb('libc6', '2.36-9'), architecture: 'i386' };
+        const npmOpenssl: InstalledPackage = {
+          name: 'openssl',
+          version: '1.0.0',
+          architecture: null,
+          source: null,
+          ecosystem: 'semver',
+        };
+        const base = [...image(5), deb('libc6', '2.36-9'), i386, npmOpenssl];
+        const hostId = await newHost('h');
+        await store.db
+          .transaction()
+          .execute((trx) => applyFullInventory(trx, hostId, { os: DEBIAN_12, packages: base, seq: 1 }, t0));
+
+        const delta = (seq: number, upsert: InstalledPackage[]) =>
+          store.db
+            .transaction()
+            .execute((trx) => applyInventoryDelta(trx, hostId, { seq, upsert, remove: [] }, t0));
+        const libc = await delta(2, [deb('libc6', '2.36-9+deb12u4')]);
+        const openssl = await delta(3, [deb('openssl', '3.0.15-1~deb12u1', 'openssl')]);
+
+        expect(sorted(libc.evaluation.packages)).toEqual(sorted([deb('libc6', '2.36-9+deb12u4'), i386]));
+        expect(sorted(openssl.evaluation.packages)).toEqual(
+          sorted([deb('openssl', '3.0.15-1~deb12u1', 'openssl'), npmOpenssl]),
+        );
+        // The same as reading the stored inventory by name.
+        expect(sorted(openssl.evaluation.packages)).toEqual(
+          sorted(await getHostPackages(store.db, hostId, { names: ['openssl'] })),
+        );
+      });
+
+      it('stores a full inventory against a set of its own database only, whatever another database just used', async () => {
+        const packages = image(20);
+        const near = [...packages, deb('extra', '1.0')];
+        const inA = [await newHost('a1'), await newHost('a2')];
+        await store.db
+          .transaction()
+          .execute((trx) =>
+            applyFullInventory(trx, inA[0] as string, { os: DEBIAN_12, packages, seq: 1 }, t0),
+          );
+        const a2 = await store.db
+          .transaction()
+          .execute((trx) =>
+            applyFullInventory(trx, inA[1] as string, { os: DEBIAN_12, packages: near, seq: 1 }, t0),
+          );
+        // a2 again, ten packages apart from its base: it stays there, after looking at the popular sets.
+        const apart = near.map((p, i) => (i < 10 ? { ...p, version: `${p.version}+local` } : p));
+        const a2Again = await store.db
+          .transaction()
+          .execute((trx) =>
+            applyFullInventory(trx, inA[1] as string, { os: DEBIAN_12, packages: apart, seq: 2 }, t0),
+          );
+        const other = await dialect.open();
+        try {
+          await migrateToLatest(other.db);
+          const b1 = (await createHost(other.db, { name: 'b1' }, t0)).id;
+          const applied = await other.db
+            .transaction()
+            .execute((trx) => applyFullInventory(trx, b1, { os: DEBIAN_12, packages: near, seq: 1 }, t0));
+          const stored = await getHostInventory(other.db, b1);
+
+          expect(a2).toMatchObject({ packageSetId: packageSetId(packages), overrideCount: 1 });
+          expect(a2Again).toMatchObject({ packageSetId: packageSetId(packages), overrideCount: 11 });
+          expect(applied).toMatchObject({
+            packageSetId: packageSetId(near),
+            isNewSet: true,
+            overrideCount: 0,
+          });
+          expect(sorted(stored?.packages ?? [])).toEqual(sorted(near));
+        } finally {
+          await other.dispose();
+        }
+      });
+
       it.each`
         seq  | code
         ${3} | ${'DELTA_REPLAYED'}

@@ -135,7 +135,7 @@ export function createDetectionService(deps: {
     // Without an inventory at hand this is a re-evaluation: lock the host row first, as a check-in
     // does, so the two never take the host and its findings in opposite orders (a deadlock).
     const host = options.inventory ?? (await readHost(trx, hostId, names, deps.store.dialect === 'postgres'));
-    const existing = await listHostFindingRows(trx, hostId, names);
+    const existing = options.inventory?.findingRows ?? (await listHostFindingRows(trx, hostId, names));
     const firstSeen = firstSeenOf(existing);
     const { os, packages } = host;
     const criticality = host.criticality;

@@ -1,5 +1,5 @@
 import type { Criticality, InstalledPackage, OsIdentity, PackageRef } from '@patchwarden/core';
-import type { Database } from '@patchwarden/store';
+import type { Database, FindingRow } from '@patchwarden/store';
 import type { Kysely } from 'kysely';
 
 /** What one host evaluation changed. */
@@ -39,6 +39,11 @@ export interface DetectionService {
         packages: readonly InstalledPackage[];
         /** The host's open findings as stored before this evaluation, when the caller read them. */
         openFindings?: number;
+        /**
+         * The host's finding rows of the packages judged (those named in `packageNames`, or all), read
+         * in `trx` after the host row was locked, when the caller read them.
+         */
+        findingRows?: readonly FindingRow[];
       };
     },
   ): Promise<HostEvaluation>;

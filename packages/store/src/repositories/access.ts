@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PatchwardenError } from '@patchwarden/core';
 import type { Kysely } from 'kysely';
 import { readOptionalTimestamp, readTimestamp, writeTimestamp } from '../codec.js';
+import { reusable } from '../compiled.js';
 import type { Database, Role } from '../schema.js';
 
 // Users, their role bindings and API tokens. Secrets never reach this module: callers pass the
@@ -248,7 +249,12 @@ export async function createNodeKey(
 }
 
 export async function findNodeKeyByHash(db: Kysely<Database>, keyHash: string): Promise<NodeKey | null> {
-  const row = await db.selectFrom('node_keys').selectAll().where('key_hash', '=', keyHash).executeTakeFirst();
+  const [row] = await reusable(
+    db,
+    'access.node-key-by-hash',
+    (slot) => db.selectFrom('node_keys').selectAll().where('key_hash', '=', slot(0)),
+    [keyHash],
+  );
   return row === undefined
     ? null
     : {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Insertable, Kysely, Selectable } from 'kysely';
+import { type Insertable, type Kysely, type Selectable, sql, type Updateable } from 'kysely';
 import { readOptionalTimestamp, readTimestamp, writeTimestamp } from '../codec.js';
+import { insertRows, reusable } from '../compiled.js';
 import type { Database, FindingEventKind, FindingsTable } from '../schema.js';
 
 // A host's findings: one row per host × installed package × advisory (`findings`), with their
@@ -82,18 +83,33 @@ export async function listHostFindingRows(
   packageNames: readonly string[] | undefined,
 ): Promise<FindingRow[]> {
   if (packageNames === undefined) {
-    return db.selectFrom('findings').selectAll().where('host_id', '=', hostId).execute();
+    return reusable(
+      db,
+      'findings.host',
+      (slot) => db.selectFrom('findings').selectAll().where('host_id', '=', slot(0)),
+      [hostId],
+    );
   }
   const unique = [...new Set(packageNames)];
   const rows: FindingRow[] = [];
   for (let i = 0; i < unique.length; i += CHUNK) {
+    const chunk = unique.slice(i, i + CHUNK);
     rows.push(
-      ...(await db
-        .selectFrom('findings')
-        .selectAll()
-        .where('host_id', '=', hostId)
-        .where('package_name', 'in', unique.slice(i, i + CHUNK))
-        .execute()),
+      ...(await reusable(
+        db,
+        `findings.host-packages:${chunk.length}`,
+        (slot) =>
+          db
+            .selectFrom('findings')
+            .selectAll()
+            .where('host_id', '=', slot(0))
+            .where(
+              'package_name',
+              'in',
+              chunk.map((_, j) => slot(j + 1)),
+            ),
+        [hostId, ...chunk],
+      )),
     );
   }
   return rows;
@@ -156,21 +172,19 @@ export async function reconcileHostFindings(
       continue;
     }
     if (row.status === 'fixed') {
-      await trx
-        .updateTable('findings')
-        .set({ ...details, status: 'open', opened_at: at, fixed_at: null, updated_at: at })
-        .where('id', '=', row.id)
-        .execute();
+      await updateFinding(trx, row.id, {
+        ...details,
+        status: 'open',
+        opened_at: at,
+        fixed_at: null,
+        updated_at: at,
+      });
       events.push({ findingId: row.id, kind: 'reopened', detail: versionsOf(finding) });
       reopened += 1;
       continue;
     }
     if (hasChanged(row, details)) {
-      await trx
-        .updateTable('findings')
-        .set({ ...details, updated_at: at })
-        .where('id', '=', row.id)
-        .execute();
+      await updateFinding(trx, row.id, { ...details, updated_at: at });
       updated += 1;
     }
   }
@@ -185,38 +199,63 @@ export async function reconcileHostFindings(
     });
   }
   for (let i = 0; i < fixedIds.length; i += CHUNK) {
-    await trx
-      .updateTable('findings')
-      .set({ status: 'fixed', fixed_at: at, updated_at: at })
-      .where('id', 'in', fixedIds.slice(i, i + CHUNK))
-      .execute();
+    const chunk = fixedIds.slice(i, i + CHUNK);
+    await reusable(
+      trx,
+      `findings.fix:${chunk.length}`,
+      (slot) =>
+        trx
+          .updateTable('findings')
+          .set({ status: sql.lit('fixed'), fixed_at: slot(0), updated_at: slot(0) })
+          .where(
+            'id',
+            'in',
+            chunk.map((_, j) => slot(j + 1)),
+          ),
+      [at, ...chunk],
+    );
   }
   for (let i = 0; i < inserts.length; i += CHUNK) {
-    await trx
-      .insertInto('findings')
-      .values(inserts.slice(i, i + CHUNK))
-      .execute();
+    await insertRows(trx, 'findings', inserts.slice(i, i + CHUNK));
   }
   for (let i = 0; i < events.length; i += CHUNK) {
-    await trx
-      .insertInto('finding_events')
-      .values(
-        events.slice(i, i + CHUNK).map((e) => ({
-          id: randomUUID(),
-          finding_id: e.findingId,
-          kind: e.kind,
-          at,
-          actor: null,
-          detail: JSON.stringify(e.detail),
-        })),
-      )
-      .execute();
+    await insertRows(
+      trx,
+      'finding_events',
+      events.slice(i, i + CHUNK).map((e) => ({
+        id: randomUUID(),
+        finding_id: e.findingId,
+        kind: e.kind,
+        at,
+        actor: null,
+        detail: JSON.stringify(e.detail),
+      })),
+    );
   }
   const isChanged = inserts.length + reopened + updated + fixedIds.length > 0;
   const open = isChanged
     ? await rewriteHostRollups(trx, hostId)
     : (options.openFindings ?? (await countOpen(trx, hostId)));
   return { opened: inserts.length, reopened, fixed: fixedIds.length, updated, open };
+}
+
+/** Updates one finding row's columns (the same few sets of columns every time: a reusable statement). */
+async function updateFinding(
+  trx: Kysely<Database>,
+  id: string,
+  columns: Updateable<FindingsTable>,
+): Promise<void> {
+  const names = Object.keys(columns) as Array<keyof typeof columns>;
+  await reusable(
+    trx,
+    `findings.update:${names.join(',')}`,
+    (slot) =>
+      trx
+        .updateTable('findings')
+        .set(Object.fromEntries(names.map((name, i) => [name, slot(i + 1)])))
+        .where('id', '=', slot(0)),
+    [id, ...names.map((name) => columns[name])],
+  );
 }
 
 export type FindingRow = Selectable<FindingsTable>;
@@ -289,54 +328,38 @@ async function countOpen(db: Kysely<Database>, hostId: string): Promise<number> 
 
 /**
  * Recomputes the host's rollup columns (open_findings, kev_findings, worst_severity,
- * max_risk_score, earliest_due_at) from its open finding rows; returns the open count.
+ * max_risk_score, earliest_due_at) from its open finding rows, in one statement; returns the open
+ * count. The worst severity is the first of `SEVERITY_ORDER` present (a missing severity counts as
+ * `unknown`; a word outside the list ranks after it).
  */
 export async function rewriteHostRollups(trx: Kysely<Database>, hostId: string): Promise<number> {
-  const groups = await trx
-    .selectFrom('findings')
-    .select((eb) => [
-      'severity',
-      eb.fn.countAll<number | string>().as('n'),
-      eb.fn.sum<number | string | null>('is_kev').as('kev'),
-      eb.fn.max('risk_score').as('max_risk'),
-      eb.fn.min('due_at').as('min_due'),
-    ])
-    .where('host_id', '=', hostId)
-    .where('status', '=', 'open')
-    .groupBy('severity')
-    .execute();
-  let open = 0;
-  let kev = 0;
-  let worst: string | null = null;
-  let worstRank = Number.POSITIVE_INFINITY;
-  let maxRisk: number | null = null;
-  let minDue: Date | null = null;
-  for (const group of groups) {
-    open += Number(group.n);
-    kev += Number(group.kev ?? 0);
-    const rank = SEVERITY_ORDER.indexOf((group.severity ?? 'unknown') as (typeof SEVERITY_ORDER)[number]);
-    const effective = rank === -1 ? SEVERITY_ORDER.length : rank;
-    if (effective < worstRank) {
-      worstRank = effective;
-      worst = group.severity ?? 'unknown';
-    }
-    if (group.max_risk !== null) {
-      const risk = Number(group.max_risk);
-      if (maxRisk === null || risk > maxRisk) maxRisk = risk;
-    }
-    const due = readOptionalTimestamp(group.min_due as Date | string | null);
-    if (due !== null && (minDue === null || due < minDue)) minDue = due;
-  }
-  await trx
-    .updateTable('hosts')
-    .set({
-      open_findings: open,
-      kev_findings: kev,
-      worst_severity: worst,
-      max_risk_score: maxRisk,
-      earliest_due_at: minDue === null ? null : writeTimestamp(minDue),
-    })
-    .where('id', '=', hostId)
-    .execute();
-  return open;
+  const rank = sql`case coalesce(severity, 'unknown') ${sql.join(
+    SEVERITY_ORDER.map((severity, i) => sql`when ${sql.lit(severity)} then ${sql.lit(i)}`),
+    sql` `,
+  )} else ${sql.lit(SEVERITY_ORDER.length)} end`;
+  const [row] = await reusable(
+    trx,
+    'findings.rewrite-host-rollups',
+    (slot) => {
+      const open = () =>
+        trx.selectFrom('findings').where('host_id', '=', slot(0)).where('status', '=', sql.lit('open'));
+      return trx
+        .updateTable('hosts')
+        .set(() => ({
+          open_findings: open().select((f) => f.fn.countAll<number>().as('n')),
+          kev_findings: open().select(sql<number>`coalesce(sum(is_kev), 0)`.as('kev')),
+          worst_severity: open()
+            .select(sql<string>`coalesce(severity, 'unknown')`.as('worst'))
+            .orderBy(rank)
+            .orderBy('severity')
+            .limit(sql.lit(1)),
+          max_risk_score: open().select((f) => f.fn.max('risk_score').as('max_risk')),
+          earliest_due_at: open().select(sql<string | null>`min(due_at)`.as('min_due')),
+        }))
+        .where('id', '=', slot(0))
+        .returning('open_findings');
+    },
+    [hostId],
+  );
+  return Number(row?.open_findings ?? 0);
 }

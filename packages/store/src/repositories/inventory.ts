@@ -5,8 +5,9 @@ import {
   type OsIdentity,
   PatchwardenError,
 } from '@patchwarden/core';
-import type { Kysely, Updateable } from 'kysely';
+import { type Kysely, sql, type Updateable } from 'kysely';
 import { writeTimestamp } from '../codec.js';
+import { flavourOf, insertRows, reusable } from '../compiled.js';
 import type {
   Criticality,
   Database,
@@ -14,9 +15,15 @@ import type {
   HostsTable,
   PackageSetMemberRow,
 } from '../schema.js';
+import { type FindingRow, listHostFindingRows } from './findings.js';
 import { osOfRow } from './hosts.js';
 import { unfinishedJobsExist } from './jobs.js';
-import { packageSetId, putPackageSet } from './package-sets.js';
+import {
+  type CanonicalMember,
+  type CanonicalPackageSet,
+  canonicalPackageSet,
+  putCanonicalPackageSet,
+} from './package-sets.js';
 
 // A host's inventory is its base package set (`hosts.package_set_id`, content-addressed and shared
 // by every host with the same packages) with its rows of `host_package_overrides` applied: a row
@@ -110,6 +117,11 @@ export interface AppliedInventory {
     packages: InstalledPackage[];
     /** The host's open findings before this inventory (its rollup), when read anyway; else absent. */
     openFindings?: number;
+    /**
+     * The host's finding rows of the packages named `changedNames` (any status), read in the same
+     * transaction after the host row was locked, when read anyway; else absent.
+     */
+    findingRows?: FindingRow[];
   };
 }
 
@@ -230,17 +242,81 @@ async function readPackages(
 }
 
 /**
- * Set members kept in memory, in rows (a set of a typical server has about 1,500, some 200 bytes each
- * with its index entry: about 30 MB); least recently used sets go first.
+ * Set members kept in memory, in rows. A cached row is one object per distinct package (shared by every
+ * cached set that holds it, see `internMember`), so a set costs about its index: a pointer and a map
+ * entry per member, some 60 KB for a typical 1,500-package server; least recently used sets go first.
  */
-const CACHED_SET_ROWS = 150_000;
+const CACHED_SET_ROWS = 600_000;
 const memberCache = new Map<string, SetIndex>();
 let cachedRows = 0;
 
+/** A set member as the cache holds it, with its identity key. */
+interface CachedMember extends CanonicalMember {
+  readonly key: string;
+}
+
+/** Distinct members seen, for sharing between cached sets; dropped (not evicted) when it grows past this. */
+const INTERNED_MEMBERS = 200_000;
+const interned = new Map<string, CachedMember>();
+
+function internMember(member: CanonicalMember): CachedMember {
+  const key = identityKey(member.ecosystem, member.name, member.architecture);
+  const contentKey = `${key}\u0000${member.version}\u0000${member.source_name === null ? '\u0001' : `\u0002${member.source_name}`}\u0000${member.source_version ?? '\u0001'}`;
+  const known = interned.get(contentKey);
+  if (known !== undefined) return known;
+  if (interned.size >= INTERNED_MEMBERS) interned.clear();
+  const cached: CachedMember = {
+    key,
+    ecosystem: member.ecosystem,
+    name: member.name,
+    architecture: member.architecture,
+    version: member.version,
+    source_name: member.source_name,
+    source_version: member.source_version,
+  };
+  interned.set(contentKey, cached);
+  return cached;
+}
+
 /** A set's members in canonical order, and by package identity. */
 interface SetIndex {
-  rows: readonly PackageSetMemberRow[];
-  byKey: ReadonlyMap<string, PackageSetMemberRow[]>;
+  members: readonly CachedMember[];
+  /** The first member of each identity. */
+  byKey: ReadonlyMap<string, CachedMember>;
+  /** The identities with more than one member (several installed versions); usually none. */
+  repeated: ReadonlySet<string>;
+  /**
+   * Where each name's runs of consecutive members start (one run per ecosystem in canonical order);
+   * built when a delta first asks (`membersWithNames`).
+   */
+  byName?: Map<string, number | number[]>;
+}
+
+function indexSet(members: readonly CanonicalMember[]): SetIndex {
+  const rows = members.map(internMember);
+  const byKey = new Map<string, CachedMember>();
+  const repeated = new Set<string>();
+  for (const member of rows) {
+    if (byKey.has(member.key)) repeated.add(member.key);
+    else byKey.set(member.key, member);
+  }
+  return { members: rows, byKey, repeated };
+}
+
+function cacheSet(setId: string, index: SetIndex): void {
+  // Another caller may have loaded the same set meanwhile.
+  const previous = memberCache.get(setId);
+  if (previous !== undefined) {
+    memberCache.delete(setId);
+    cachedRows -= previous.members.length;
+  }
+  memberCache.set(setId, index);
+  cachedRows += index.members.length;
+  for (const [oldestId, oldest] of memberCache) {
+    if (cachedRows <= CACHED_SET_ROWS || oldestId === setId) break;
+    memberCache.delete(oldestId);
+    cachedRows -= oldest.members.length;
+  }
 }
 
 /**
@@ -256,39 +332,73 @@ async function setIndex(db: Kysely<Database>, setId: string): Promise<SetIndex> 
   }
   const rows = await db
     .selectFrom('package_set_members')
-    .selectAll()
+    .select(['ecosystem', 'name', 'architecture', 'version', 'source_name', 'source_version'])
     .where('package_set_id', '=', setId)
     .orderBy('position')
     .execute();
-  const byKey = new Map<string, PackageSetMemberRow[]>();
-  for (const member of rows) {
-    const key = identityKey(member.ecosystem, member.name, member.architecture);
-    const list = byKey.get(key);
-    if (list === undefined) byKey.set(key, [member]);
-    else list.push(member);
-  }
-  const index = { rows, byKey };
+  const index = indexSet(rows);
   // An empty answer may be a set another transaction is still writing: not cached.
-  if (rows.length > 0) {
-    // Another caller may have loaded the same set meanwhile.
-    const previous = memberCache.get(setId);
-    if (previous !== undefined) {
-      memberCache.delete(setId);
-      cachedRows -= previous.rows.length;
-    }
-    memberCache.set(setId, index);
-    cachedRows += rows.length;
-    for (const [oldestId, oldest] of memberCache) {
-      if (cachedRows <= CACHED_SET_ROWS || oldestId === setId) break;
-      memberCache.delete(oldestId);
-      cachedRows -= oldest.rows.length;
-    }
-  }
+  if (rows.length > 0) cacheSet(setId, index);
   return index;
 }
 
-async function setMembers(db: Kysely<Database>, setId: string): Promise<readonly PackageSetMemberRow[]> {
-  return (await setIndex(db, setId)).rows;
+/**
+ * Caches a set whose content the caller has in canonical form (its id is that content's hash, so the
+ * entry is right whether or not the caller's transaction commits).
+ */
+function rememberSet(set: CanonicalPackageSet): void {
+  if (set.members.length > 0 && !memberCache.has(set.id)) cacheSet(set.id, indexSet(set.members));
+}
+
+async function setMembers(db: Kysely<Database>, setId: string): Promise<readonly CanonicalMember[]> {
+  return (await setIndex(db, setId)).members;
+}
+
+/**
+ * The members of a set whose binary name is one of `names`, in the set's order: from the cached set
+ * when it is in memory (no statement), else read by name (an index lookup, not the whole set).
+ */
+async function membersWithNames(
+  db: Kysely<Database>,
+  setId: string,
+  names: readonly string[],
+): Promise<CanonicalMember[]> {
+  const cached = memberCache.get(setId);
+  if (cached === undefined) {
+    const rows: PackageSetMemberRow[] = [];
+    for (let i = 0; i < names.length; i += CHUNK) {
+      rows.push(...(await membersNamed(db, setId, names.slice(i, i + CHUNK))));
+    }
+    return rows.sort((a, b) => a.position - b.position);
+  }
+  memberCache.delete(setId);
+  memberCache.set(setId, cached);
+  const { members } = cached;
+  let byName = cached.byName;
+  if (byName === undefined) {
+    byName = new Map();
+    for (let i = 0; i < members.length; i += 1) {
+      const name = (members[i] as CachedMember).name;
+      if (i > 0 && (members[i - 1] as CachedMember).name === name) continue;
+      const starts = byName.get(name);
+      if (starts === undefined) byName.set(name, i);
+      else if (typeof starts === 'number') byName.set(name, [starts, i]);
+      else starts.push(i);
+    }
+    cached.byName = byName;
+  }
+  const positions: number[] = [];
+  for (const name of new Set(names)) {
+    const starts = byName.get(name);
+    if (starts === undefined) continue;
+    for (const start of typeof starts === 'number' ? [starts] : starts) {
+      for (let i = start; i < members.length && (members[i] as CachedMember).name === name; i += 1) {
+        positions.push(i);
+      }
+    }
+  }
+  positions.sort((a, b) => a - b);
+  return positions.map((i) => members[i] as CachedMember);
 }
 
 // `ecosystem in (…all…)` lets both databases use the (ecosystem, name, package_set_id) index.
@@ -307,7 +417,7 @@ function membersNamed(
 }
 
 function applyOverrides(
-  base: readonly PackageSetMemberRow[],
+  base: readonly CanonicalMember[],
   overrides: readonly HostPackageOverridesTable[],
 ): InstalledPackage[] {
   if (overrides.length === 0) {
@@ -328,7 +438,7 @@ function applyOverrides(
   return packages;
 }
 
-function memberToPackage(row: PackageSetMemberRow): InstalledPackage {
+function memberToPackage(row: CanonicalMember): InstalledPackage {
   return {
     name: row.name,
     version: row.version,
@@ -375,7 +485,7 @@ function removalRow(hostId: string, id: PackageIdentity): HostPackageOverridesTa
   };
 }
 
-function samePackage(member: PackageSetMemberRow, pkg: InstalledPackage): boolean {
+function samePackage(member: CanonicalMember, pkg: InstalledPackage): boolean {
   return (
     member.version === pkg.version &&
     member.source_name === (pkg.source?.name ?? null) &&
@@ -392,14 +502,13 @@ function diffAgainstBase(
 ): HostPackageOverridesTable[] | null {
   const rows: HostPackageOverridesTable[] = [];
   for (const [key, pkg] of wanted) {
-    const members = base.byKey.get(key);
-    if (members?.length === 1 && members[0] !== undefined && samePackage(members[0], pkg)) continue;
+    const member = base.byKey.get(key);
+    if (member !== undefined && !base.repeated.has(key) && samePackage(member, pkg)) continue;
     rows.push(overrideRow(hostId, pkg));
     if (rows.length > limit) return null;
   }
-  for (const [key, members] of base.byKey) {
-    const first = members[0];
-    if (!wanted.has(key) && first !== undefined) {
+  for (const [key, first] of base.byKey) {
+    if (!wanted.has(key)) {
       rows.push(
         removalRow(hostId, {
           ecosystem: first.ecosystem as EcosystemId,
@@ -444,32 +553,40 @@ export async function applyFullInventory(
   now: Date,
   hostColumns: HostColumns = {},
 ): Promise<AppliedInventory> {
-  const host = await trx
-    .selectFrom('hosts')
-    .select((eb) => [
-      'id',
-      'package_set_id',
-      'criticality',
-      'open_findings',
-      unfinishedJobsExist(eb, 'hosts.id').as('has_jobs'),
-    ])
-    .where('id', '=', hostId)
-    .executeTakeFirst();
+  const canonical = canonicalPackageSet(inventory.packages);
+  const exactId = canonical.id;
+  // The host and whether a set with exactly this content exists, in one statement.
+  const [host] = await reusable(
+    trx,
+    'inventory.full-host',
+    (slot) =>
+      trx
+        .selectFrom('hosts')
+        .select((eb) => [
+          'id',
+          'package_set_id',
+          'criticality',
+          'open_findings',
+          unfinishedJobsExist(eb, 'hosts.id').as('has_jobs'),
+          eb
+            .exists(
+              eb.selectFrom('package_sets').select('package_sets.id').where('package_sets.id', '=', slot(1)),
+            )
+            .as('has_exact'),
+        ])
+        .where('id', '=', slot(0)),
+    [hostId, exactId],
+  );
   if (host === undefined) {
     throw new PatchwardenError('HOST_NOT_FOUND', `host ${hostId} does not exist`, 404);
   }
-  const exactId = packageSetId(inventory.packages);
-  const exact = await trx
-    .selectFrom('package_sets')
-    .select('id')
-    .where('id', '=', exactId)
-    .executeTakeFirst();
+  const exact = isTrue(host.has_exact) ? exactId : undefined;
   let setId = exactId;
   let isNewSet = false;
   let overrides: HostPackageOverridesTable[] = [];
   if (exact === undefined) {
     const wanted = wantedOf(inventory.packages);
-    let best: { setId: string; diff: HostPackageOverridesTable[] } | null = null;
+    let best: BaseChoice | null = null;
     // The host's own base first: usually close enough, and then the popular sets are not looked up.
     if (wanted !== null && host.package_set_id !== null) {
       const diff = diffAgainstBase(
@@ -481,49 +598,56 @@ export async function applyFullInventory(
       if (diff !== null) best = { setId: host.package_set_id, diff };
     }
     if (wanted !== null && (best === null || best.diff.length > GOOD_ENOUGH_OVERRIDES)) {
-      const candidates = await candidateBases(trx, host.package_set_id, inventory.os);
-      for (const candidate of candidates) {
-        if (candidate === host.package_set_id) continue;
-        const limit = best === null ? BASE_HEADROOM : Math.min(BASE_HEADROOM, best.diff.length - 1);
-        const diff = diffAgainstBase(hostId, await setIndex(trx, candidate), wanted, limit);
-        if (diff !== null) best = { setId: candidate, diff };
-        if (best !== null && best.diff.length <= GOOD_ENOUGH_OVERRIDES) break;
-      }
+      best = await closestPopularBase(trx, hostId, host.package_set_id, inventory.os, wanted, best, false);
     }
     if (best !== null) {
       setId = best.setId;
       overrides = best.diff;
     } else {
-      const put = await putPackageSet(trx, inventory.packages, now);
+      const put = await putCanonicalPackageSet(trx, canonical, now);
       setId = put.id;
       isNewSet = put.isNew;
     }
   }
-  await trx.deleteFrom('host_package_overrides').where('host_id', '=', hostId).execute();
+  // The host's base next time: the set it is on now, whose content is at hand when it is this one.
+  if (setId === exactId) rememberSet(canonical);
+  if (setId !== host.package_set_id) forgetPopularSets();
+  await reusable(
+    trx,
+    'inventory.clear-overrides',
+    (slot) => trx.deleteFrom('host_package_overrides').where('host_id', '=', slot(0)),
+    [hostId],
+  );
   for (let i = 0; i < overrides.length; i += CHUNK) {
-    await trx
-      .insertInto('host_package_overrides')
-      .values(overrides.slice(i, i + CHUNK))
-      .execute();
+    await insertRows(trx, 'host_package_overrides', overrides.slice(i, i + CHUNK));
   }
   const os = inventory.os;
-  await trx
-    .updateTable('hosts')
-    .set({
-      ...hostColumns,
-      package_set_id: setId,
-      inventory_seq: inventory.seq,
-      inventory_updated_at: writeTimestamp(now),
-      os_family: os?.family ?? null,
-      os_distro: os?.distro ?? null,
-      os_version: os?.version ?? null,
-      os_version_id: os?.versionId ?? null,
-      os_codename: os?.codename ?? null,
-      os_pretty_name: os?.prettyName ?? null,
-      os_ecosystem: os?.ecosystem ?? null,
-    })
-    .where('id', '=', hostId)
-    .execute();
+  const columns: Updateable<HostsTable> = {
+    ...hostColumns,
+    package_set_id: setId,
+    inventory_seq: inventory.seq,
+    inventory_updated_at: writeTimestamp(now),
+    os_family: os?.family ?? null,
+    os_distro: os?.distro ?? null,
+    os_version: os?.version ?? null,
+    os_version_id: os?.versionId ?? null,
+    os_codename: os?.codename ?? null,
+    os_pretty_name: os?.prettyName ?? null,
+    os_ecosystem: os?.ecosystem ?? null,
+  };
+  const names = (Object.keys(columns) as Array<keyof typeof columns>).filter(
+    (name) => columns[name] !== undefined,
+  );
+  await reusable(
+    trx,
+    `inventory.full-update:${names.join(',')}`,
+    (slot) =>
+      trx
+        .updateTable('hosts')
+        .set(Object.fromEntries(names.map((name, i) => [name, slot(i + 1)])))
+        .where('id', '=', slot(0)),
+    [hostId, ...names.map((name) => columns[name])],
+  );
   return {
     packageSetId: setId,
     isNewSet,
@@ -541,31 +665,102 @@ export async function applyFullInventory(
 }
 
 /**
- * The sets a full inventory may be stored against: the host's current base, then the sets most used
- * among a sample of hosts with the same distro and release (at most `BASE_CANDIDATES` in all).
+ * The most used sets per OS (`popularSets`), as this process last read them: kept for
+ * `POPULAR_SETS_TTL_MS` and dropped whenever a host here moves onto another set. Which candidates a
+ * full inventory is compared with decides only how it is stored (a stale list may miss a closer base
+ * a replica just made), never what the host's inventory is.
  */
-async function candidateBases(
+const POPULAR_SETS_TTL_MS = 1000;
+const popularSetsCache = new Map<string, { at: number; setIds: readonly string[] }>();
+
+function forgetPopularSets(): void {
+  popularSetsCache.clear();
+}
+
+/**
+ * The sets most used among a sample of hosts with the OS's distro and release, most used first;
+ * `isCached` when they come from this process's cache (`isFresh` skips it).
+ */
+async function popularSets(
   trx: Kysely<Database>,
-  currentSetId: string | null,
-  os: OsIdentity | null,
-): Promise<string[]> {
-  const candidates = currentSetId === null ? [] : [currentSetId];
-  if (os === null) return candidates;
-  let query = trx
+  os: OsIdentity,
+  isFresh: boolean,
+): Promise<{ setIds: readonly string[]; isCached: boolean }> {
+  const cacheKey = `${os.distro}\u0000${os.version === null ? '\u0001' : `\u0002${os.version}`}`;
+  const clock = performance.now();
+  const cached = popularSetsCache.get(cacheKey);
+  if (!isFresh && cached !== undefined && clock - cached.at < POPULAR_SETS_TTL_MS) {
+    return { setIds: cached.setIds, isCached: true };
+  }
+  let sample = trx
     .selectFrom('hosts')
     .select('package_set_id')
     .where('os_distro', '=', os.distro)
     .where('package_set_id', 'is not', null)
     .limit(BASE_CANDIDATE_SAMPLE);
-  query =
-    os.version === null ? query.where('os_version', 'is', null) : query.where('os_version', '=', os.version);
-  const counts = new Map<string, number>();
-  for (const row of await query.execute()) {
-    if (row.package_set_id === null || row.package_set_id === currentSetId) continue;
-    counts.set(row.package_set_id, (counts.get(row.package_set_id) ?? 0) + 1);
+  sample =
+    os.version === null
+      ? sample.where('os_version', 'is', null)
+      : sample.where('os_version', '=', os.version);
+  // Counted in the database: a few rows back instead of the whole sample.
+  const rows = await trx
+    .selectFrom(sample.as('sample'))
+    .select((eb) => ['sample.package_set_id', eb.fn.countAll<number | string>().as('n')])
+    .groupBy('sample.package_set_id')
+    .orderBy('n', 'desc')
+    .orderBy('sample.package_set_id')
+    .limit(BASE_CANDIDATES)
+    .execute();
+  const setIds = rows.flatMap((row) => (row.package_set_id === null ? [] : [row.package_set_id]));
+  popularSetsCache.set(cacheKey, { at: clock, setIds });
+  return { setIds, isCached: false };
+}
+
+interface BaseChoice {
+  setId: string;
+  diff: HostPackageOverridesTable[];
+}
+
+/**
+ * The closest of `own` (the host's current base, or null) and the sets most used by hosts of the same
+ * OS: `BASE_CANDIDATES` sets in all, the current one first; another set must leave at most
+ * `BASE_HEADROOM` overrides, and fewer than the best so far.
+ */
+async function closestPopularBase(
+  trx: Kysely<Database>,
+  hostId: string,
+  currentSetId: string | null,
+  os: OsIdentity | null,
+  wanted: ReadonlyMap<string, InstalledPackage>,
+  own: BaseChoice | null,
+  isFresh: boolean,
+): Promise<BaseChoice | null> {
+  if (os === null) return own;
+  const popular = await popularSets(trx, os, isFresh);
+  const candidates = popular.setIds
+    .filter((setId) => setId !== currentSetId)
+    .slice(0, BASE_CANDIDATES - (currentSetId === null ? 0 : 1));
+  let best = own;
+  for (const candidate of candidates) {
+    const limit = best === null ? BASE_HEADROOM : Math.min(BASE_HEADROOM, best.diff.length - 1);
+    const diff = diffAgainstBase(hostId, await setIndex(trx, candidate), wanted, limit);
+    if (diff !== null) best = { setId: candidate, diff };
+    if (best !== null && best.diff.length <= GOOD_ENOUGH_OVERRIDES) break;
   }
-  const popular = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([id]) => id);
-  return [...candidates, ...popular].slice(0, BASE_CANDIDATES);
+  if (best !== null && best !== own && popular.isCached) {
+    // The cache is this process's, not the database's (a test may have opened another): the set
+    // chosen must exist here.
+    const exists = await trx
+      .selectFrom('package_sets')
+      .select('id')
+      .where('id', '=', best.setId)
+      .executeTakeFirst();
+    if (exists === undefined) {
+      forgetPopularSets();
+      return closestPopularBase(trx, hostId, currentSetId, os, wanted, own, true);
+    }
+  }
+  return best;
 }
 
 /**
@@ -605,14 +800,27 @@ export async function applyInventoryDelta(
     removals.set(key, id);
   }
 
-  const claimed = await trx
-    .updateTable('hosts')
-    .set({ ...hostColumns, inventory_seq: delta.seq, inventory_updated_at: writeTimestamp(now) })
-    .where('id', '=', hostId)
-    .where('inventory_seq', '=', delta.seq - 1)
-    .where('package_set_id', 'is not', null)
-    .returning((eb) => [...EVALUATION_COLUMNS, unfinishedJobsExist(eb, 'hosts.id').as('has_jobs')])
-    .executeTakeFirst();
+  const columns = (Object.keys(hostColumns) as Array<keyof HostColumns>).filter(
+    (column) => hostColumns[column] !== undefined,
+  );
+  const n = columns.length;
+  const [claimed] = await reusable(
+    trx,
+    `inventory.claim-delta:${columns.join(',')}`,
+    (slot) =>
+      trx
+        .updateTable('hosts')
+        .set({
+          ...Object.fromEntries(columns.map((column, i) => [column, slot(i)])),
+          inventory_seq: slot(n),
+          inventory_updated_at: slot(n + 1),
+        })
+        .where('id', '=', slot(n + 2))
+        .where('inventory_seq', '=', slot(n + 3))
+        .where('package_set_id', 'is not', null)
+        .returning((eb) => [...EVALUATION_COLUMNS, unfinishedJobsExist(eb, 'hosts.id').as('has_jobs')]),
+    [...columns.map((column) => hostColumns[column]), delta.seq, writeTimestamp(now), hostId, delta.seq - 1],
+  );
   if (claimed?.package_set_id == null) {
     throw await sequenceError(trx, hostId, delta.seq);
   }
@@ -633,25 +841,24 @@ export async function applyInventoryDelta(
     };
   }
 
-  const baseByKey = new Map<string, PackageSetMemberRow[]>();
-  const baseMembers: PackageSetMemberRow[] = [];
-  for (let i = 0; i < names.length; i += CHUNK) {
-    for (const member of await membersNamed(trx, setId, names.slice(i, i + CHUNK))) {
-      baseMembers.push(member);
-      const key = identityKey(member.ecosystem, member.name, member.architecture);
-      const list = baseByKey.get(key);
-      if (list === undefined) baseByKey.set(key, [member]);
-      else list.push(member);
-    }
+  const baseMembers = await membersWithNames(trx, setId, names);
+  const baseByKey = new Map<string, CanonicalMember[]>();
+  for (const member of baseMembers) {
+    const key = identityKey(member.ecosystem, member.name, member.architecture);
+    const list = baseByKey.get(key);
+    if (list === undefined) baseByKey.set(key, [member]);
+    else list.push(member);
   }
   // All of the host's overrides (at most `MAX_HOST_OVERRIDES` and this delta's), in one indexed read:
-  // the ones of the named packages, and the count afterwards without another statement.
+  // the ones of the named packages, and the count afterwards without another statement. With them, the
+  // finding rows of the named packages that detection judges next (read after the host row is locked).
+  const { overrides: overrideRows, findings: findingRows } = await readOverridesAndFindings(
+    trx,
+    hostId,
+    names,
+  );
   const allOverrides = new Map<string, HostPackageOverridesTable>();
-  for (const row of await trx
-    .selectFrom('host_package_overrides')
-    .selectAll()
-    .where('host_id', '=', hostId)
-    .execute()) {
+  for (const row of overrideRows) {
     allOverrides.set(identityKey(row.ecosystem, row.name, row.architecture), row);
   }
 
@@ -693,27 +900,51 @@ export async function applyInventoryDelta(
       .execute();
   }
   for (let i = 0; i < writes.length; i += CHUNK) {
-    await trx
-      .insertInto('host_package_overrides')
-      .values(writes.slice(i, i + CHUNK))
-      .onConflict((oc) =>
-        oc.columns(['host_id', 'ecosystem', 'name', 'architecture']).doUpdateSet((eb) => ({
-          version: eb.ref('excluded.version'),
-          source_name: eb.ref('excluded.source_name'),
-          source_version: eb.ref('excluded.source_version'),
-        })),
-      )
-      .execute();
+    const chunk = writes.slice(i, i + CHUNK);
+    await reusable(
+      trx,
+      `inventory.upsert-overrides:${chunk.length}`,
+      (slot) =>
+        trx
+          .insertInto('host_package_overrides')
+          .values(
+            chunk.map((_, r) => ({
+              host_id: slot(r * 7),
+              ecosystem: slot(r * 7 + 1),
+              name: slot(r * 7 + 2),
+              architecture: slot(r * 7 + 3),
+              version: slot(r * 7 + 4),
+              source_name: slot(r * 7 + 5),
+              source_version: slot(r * 7 + 6),
+            })),
+          )
+          .onConflict((oc) =>
+            oc.columns(['host_id', 'ecosystem', 'name', 'architecture']).doUpdateSet((eb) => ({
+              version: eb.ref('excluded.version'),
+              source_name: eb.ref('excluded.source_name'),
+              source_version: eb.ref('excluded.source_version'),
+            })),
+          ),
+      chunk.flatMap((row) => [
+        row.host_id,
+        row.ecosystem,
+        row.name,
+        row.architecture,
+        row.version,
+        row.source_name,
+        row.source_version,
+      ]),
+    );
   }
 
   const named = new Set(names);
   const namedOverrides = [...allOverrides.values()].filter((row) => named.has(row.name));
-  baseMembers.sort((a, b) => a.position - b.position);
   const evaluation = {
     os,
     criticality,
     packages: applyOverrides(baseMembers, namedOverrides),
     openFindings: Number(claimed.open_findings),
+    findingRows,
   };
   const count = allOverrides.size;
   if (count <= MAX_HOST_OVERRIDES) {
@@ -727,8 +958,10 @@ export async function applyInventoryDelta(
       hasUnfinishedJobs,
     };
   }
-  const packages = await readPackages(trx, hostId, setId, undefined);
-  const put = await putPackageSet(trx, packages, now);
+  const rebased = canonicalPackageSet(await readPackages(trx, hostId, setId, undefined));
+  const put = await putCanonicalPackageSet(trx, rebased, now);
+  rememberSet(rebased);
+  forgetPopularSets();
   await trx.deleteFrom('host_package_overrides').where('host_id', '=', hostId).execute();
   await trx.updateTable('hosts').set({ package_set_id: put.id }).where('id', '=', hostId).execute();
   return {
@@ -740,6 +973,46 @@ export async function applyInventoryDelta(
     evaluation,
     hasUnfinishedJobs,
   };
+}
+
+/**
+ * The host's override rows, and its finding rows of the packages `names` (as `listHostFindingRows`).
+ * PostgreSQL: one round trip, both as JSON (timestamps come back as ISO text, which `FindingRow`
+ * allows); SQLite: two statements (no round trips to save).
+ */
+async function readOverridesAndFindings(
+  trx: Kysely<Database>,
+  hostId: string,
+  names: readonly string[],
+): Promise<{ overrides: HostPackageOverridesTable[]; findings: FindingRow[] }> {
+  if (flavourOf(trx) === 'postgres') {
+    const [row] = await reusable(
+      trx,
+      'inventory.overrides-and-findings',
+      (slot) =>
+        trx.selectNoFrom([
+          sql<
+            HostPackageOverridesTable[]
+          >`(select coalesce(json_agg(o), '[]'::json) from host_package_overrides o where o.host_id = ${slot(0)})`.as(
+            'overrides',
+          ),
+          sql<
+            FindingRow[]
+          >`(select coalesce(json_agg(f), '[]'::json) from findings f where f.host_id = ${slot(0)} and f.package_name = any(${slot(1)}::text[]))`.as(
+            'findings',
+          ),
+        ]),
+      [hostId, [...names]],
+    );
+    return { overrides: row?.overrides ?? [], findings: row?.findings ?? [] };
+  }
+  const overrides = await reusable(
+    trx,
+    'inventory.host-overrides',
+    (slot) => trx.selectFrom('host_package_overrides').selectAll().where('host_id', '=', slot(0)),
+    [hostId],
+  );
+  return { overrides, findings: await listHostFindingRows(trx, hostId, names) };
 }
 
 /** A boolean from SQL: PostgreSQL gives true/false, SQLite 1/0. */

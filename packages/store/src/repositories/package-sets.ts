@@ -16,21 +16,56 @@ export interface PutPackageSetResult {
   isNew: boolean;
 }
 
+/** One member of a canonical package set: a package as a set row stores it, without set id and position. */
+export interface CanonicalMember {
+  ecosystem: string;
+  name: string;
+  architecture: string | null;
+  version: string;
+  source_name: string | null;
+  source_version: string | null;
+}
+
+/** A package list in canonical form: its content address, and its members in canonical order. */
+export interface CanonicalPackageSet {
+  /** sha256 (hex) of the canonical lines joined by newlines (`packageSetId`). */
+  id: string;
+  /** The packages in the order of their canonical lines, exact duplicates dropped. */
+  members: CanonicalMember[];
+}
+
+function canonicalLine(member: CanonicalMember): string {
+  return JSON.stringify([
+    member.ecosystem,
+    member.name,
+    member.architecture,
+    member.version,
+    member.source_name,
+    member.source_version,
+  ]);
+}
+
+function memberOf(pkg: InstalledPackage): CanonicalMember {
+  return {
+    ecosystem: pkg.ecosystem,
+    name: pkg.name,
+    architecture: pkg.architecture ?? null,
+    version: pkg.version,
+    source_name: pkg.source?.name ?? null,
+    source_version: pkg.source?.version ?? null,
+  };
+}
+
+function byLine(a: { line: string }, b: { line: string }): number {
+  return a.line < b.line ? -1 : a.line > b.line ? 1 : 0;
+}
+
 /**
  * The canonical form of a package list: one JSON array per package, sorted by code unit,
  * exact duplicates dropped. Order and duplicates of the input do not change the set id.
  */
 export function canonicalPackageLines(packages: readonly InstalledPackage[]): string[] {
-  const lines = packages.map((pkg) =>
-    JSON.stringify([
-      pkg.ecosystem,
-      pkg.name,
-      pkg.architecture,
-      pkg.version,
-      pkg.source?.name ?? null,
-      pkg.source?.version ?? null,
-    ]),
-  );
+  const lines = packages.map((pkg) => canonicalLine(memberOf(pkg)));
   lines.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return lines.filter((line, index) => index === 0 || line !== lines[index - 1]);
 }
@@ -38,6 +73,23 @@ export function canonicalPackageLines(packages: readonly InstalledPackage[]): st
 /** The content address of a package list: sha256 of its canonical lines joined by newlines. */
 export function packageSetId(packages: readonly InstalledPackage[]): string {
   return hashLines(canonicalPackageLines(packages));
+}
+
+/** The canonical form of a package list and its id, computed once (the lines are not parsed back). */
+export function canonicalPackageSet(packages: readonly InstalledPackage[]): CanonicalPackageSet {
+  const entries = packages.map((pkg) => {
+    const member = memberOf(pkg);
+    return { line: canonicalLine(member), member };
+  });
+  entries.sort(byLine);
+  const lines: string[] = [];
+  const members: CanonicalMember[] = [];
+  for (const entry of entries) {
+    if (lines.length > 0 && lines[lines.length - 1] === entry.line) continue;
+    lines.push(entry.line);
+    members.push(entry.member);
+  }
+  return { id: hashLines(lines), members };
 }
 
 function hashLines(lines: readonly string[]): string {
@@ -49,24 +101,32 @@ function hashLines(lines: readonly string[]): string {
  * packages (in any order) returns the same id with `isNew: false` and writes nothing. Runs in
  * one transaction (or the caller's, when `db` is one).
  */
-export async function putPackageSet(
+export function putPackageSet(
   db: Kysely<Database>,
   packages: readonly InstalledPackage[],
   now: Date,
 ): Promise<PutPackageSetResult> {
-  const lines = canonicalPackageLines(packages);
-  const id = hashLines(lines);
+  return putCanonicalPackageSet(db, canonicalPackageSet(packages), now);
+}
+
+/** `putPackageSet` for a list already in canonical form (`canonicalPackageSet`). */
+export async function putCanonicalPackageSet(
+  db: Kysely<Database>,
+  set: CanonicalPackageSet,
+  now: Date,
+): Promise<PutPackageSetResult> {
+  const { id, members } = set;
   return inTransaction(db, async (trx) => {
     // Concurrent writers of the same set: the loser waits on the key and then does nothing.
     const inserted = await trx
       .insertInto('package_sets')
-      .values({ id, package_count: lines.length, created_at: writeTimestamp(now) })
+      .values({ id, package_count: members.length, created_at: writeTimestamp(now) })
       .onConflict((oc) => oc.column('id').doNothing())
       .executeTakeFirst();
     if (inserted.numInsertedOrUpdatedRows === 0n) {
       return { id, isNew: false };
     }
-    const rows = lines.map((line, position) => toMemberRow(id, position, line));
+    const rows = members.map((member, position) => ({ package_set_id: id, position, ...member }));
     for (let start = 0; start < rows.length; start += MEMBER_ROWS_PER_INSERT) {
       await trx
         .insertInto('package_set_members')
@@ -90,27 +150,6 @@ export async function getPackageSet(db: Kysely<Database>, id: string): Promise<I
     .orderBy('position')
     .execute();
   return rows.map(toInstalledPackage);
-}
-
-function toMemberRow(packageSetId: string, position: number, line: string): PackageSetMemberRow {
-  const [ecosystem, name, architecture, version, sourceName, sourceVersion] = JSON.parse(line) as [
-    string,
-    string,
-    string | null,
-    string,
-    string | null,
-    string | null,
-  ];
-  return {
-    package_set_id: packageSetId,
-    position,
-    ecosystem,
-    name,
-    architecture,
-    version,
-    source_name: sourceName,
-    source_version: sourceVersion,
-  };
 }
 
 function toInstalledPackage(row: PackageSetMemberRow): InstalledPackage {
