@@ -21,8 +21,8 @@ import {
   type Store,
   writeTimestamp,
 } from '@patchwarden/store';
-import type { FastifyInstance } from 'fastify';
-import type { ControlledTransaction, Kysely } from 'kysely';
+import type { FastifyBodyParser, FastifyInstance } from 'fastify';
+import { type ControlledTransaction, type Kysely, sql } from 'kysely';
 import { type Static, type TSchema, Type } from 'typebox';
 import { generateSecret, hashSecret } from '../../auth/secrets.js';
 import { agentOf } from '../../plugins/auth.js';
@@ -166,12 +166,44 @@ const CheckinReply = Type.Object({
 type PackageInput = Static<typeof PackageBody>;
 
 function toPackage(body: PackageInput): InstalledPackage {
+  // The parsed body is this request's own: an entry with every field already is the package.
+  if (body.architecture !== undefined && body.source !== undefined) return body as InstalledPackage;
   return {
     name: body.name,
     version: body.version,
     architecture: body.architecture ?? null,
     source: body.source ?? null,
     ecosystem: body.ecosystem as EcosystemId,
+  };
+}
+
+/**
+ * The JSON body parser of the agent routes. Fastify's default (secure-json-parse) scans the whole text
+ * for `__proto__` and `constructor` keys, in any mix of `\u` escapes, with two regular expressions:
+ * as much again as parsing a 150 KB inventory. A text with neither word and no `\u` escape at all
+ * cannot hold such a key, so it is parsed with `JSON.parse` alone; any other goes to the default.
+ */
+function agentJsonParser(app: FastifyInstance): FastifyBodyParser<string> {
+  const fallback = app.getDefaultJsonParser('error', 'error');
+  return (req, text, done) => {
+    if (
+      text.length === 0 ||
+      text.charCodeAt(0) === 0xfeff ||
+      text.includes('\\u') ||
+      text.includes('__proto__') ||
+      text.includes('constructor')
+    ) {
+      fallback(req, text, done);
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      fallback(req, text, done);
+      return;
+    }
+    done(null, parsed);
   };
 }
 
@@ -319,6 +351,8 @@ function createCheckinRunner(store: Store): <T>(work: CheckinWork<T>) => Promise
 export async function agentRoutes(plain: FastifyInstance): Promise<void> {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const runCheckin = createCheckinRunner(app.store);
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, agentJsonParser(plain));
 
   app.post(
     '/enroll',
@@ -335,6 +369,14 @@ export async function agentRoutes(plain: FastifyInstance): Promise<void> {
       try {
         const result = await app.store.db.transaction().execute(async (trx) => {
           const secret = await consumeEnrollmentSecret(trx, hashSecret(body.enrollSecret), now);
+          if (body.machineId !== undefined && app.store.dialect === 'postgres') {
+            // Enrolments of one machine id one at a time (until this transaction ends), so that two
+            // agents of a cloned image enrolling at once make one host, not two. SQLite runs one
+            // write transaction at a time already.
+            await sql`select pg_advisory_xact_lock(hashtextextended(${`enroll:${body.machineId}`}, 0))`.execute(
+              trx,
+            );
+          }
           const existing =
             body.machineId === undefined
               ? undefined
