@@ -167,6 +167,21 @@ export interface MatchTable {
   readonly listed: readonly ListedVersion[];
   /** Whether some entry restricts the binaries it applies to, so results depend on the binary name. */
   readonly hasRestrictedEntries: boolean;
+  /**
+   * Scratch of one detection call (detect.ts): the call's stamp, the last version located in this
+   * table during it and that version's place (-1: invalid), for the host's other binaries of one source.
+   */
+  hostStamp: number;
+  hostVersion: string;
+  hostPlace: number;
+  /**
+   * Copied from `lookup` when it is made, so that the common path of detection reads the table only:
+   * `lookup.isDecidedByPlace`, the highest of `lookup.versions` ('' when none), their count, and `lookup.slots`.
+   */
+  isDecidedByPlace: boolean;
+  highest: string;
+  classCount: number;
+  slots: unknown[] | null;
 }
 
 /**
@@ -188,6 +203,8 @@ export interface TableLookup {
   readonly inclusiveCuts: Int32Array;
   readonly listedCuts: Int32Array;
   readonly general: GeneralIndex;
+  /** Whether the place of a version alone decides what applies (no `general` interval is checked one by one). */
+  readonly isDecidedByPlace: boolean;
   /**
    * Per place of a version among `versions` (as `locate` in detect.ts numbers them: 2 × versions + 1
    * places), what detection derived from the intervals holding it, made on first use (owned by detect.ts).
@@ -518,6 +535,11 @@ export function tableLookup(table: MatchTable): TableLookup {
   byIntroduced.forEach((position, rank) => {
     introducedRank[position] = rank;
   });
+  const slots = new Array(2 * versions.length + 1).fill(undefined);
+  table.isDecidedByPlace = others.length === 0;
+  table.highest = versions[versions.length - 1] ?? '';
+  table.classCount = versions.length;
+  table.slots = slots;
   table.lookup = {
     versions,
     classOf,
@@ -534,8 +556,9 @@ export function tableLookup(table: MatchTable): TableLookup {
       fixedClass,
       others,
     },
+    isDecidedByPlace: others.length === 0,
     ranks: rankEntries(table),
-    slots: new Array(2 * versions.length + 1).fill(undefined),
+    slots,
   };
   return table.lookup;
 }
@@ -701,5 +724,12 @@ function newTable(
     ...arrays,
     hasRestrictedEntries: entries.some((entry) => entry.binaries !== null),
     lookup: null,
+    hostStamp: 0,
+    hostVersion: '',
+    hostPlace: 0,
+    isDecidedByPlace: false,
+    highest: '',
+    classCount: 0,
+    slots: null,
   };
 }

@@ -251,6 +251,81 @@ describe('detection/detect: lookups over shared versions', () => {
   );
 });
 
+describe('detection/detect: binaries of one source on one host', () => {
+  // Binaries of one source share the table, the place of the source version and the template, and
+  // those at the same (binary, source) versions share the evidence: every finding must still be the
+  // one its package gets alone, and nothing may leak from one host (call) to the next.
+  const records = [
+    advisory({
+      id: 'CVE-2024-0001',
+      affected: [affected({ name: 'foo', ranges: [range({ fixed: '1.0-3' })] })],
+    }),
+    advisory({
+      id: 'CVE-2024-0002',
+      affected: [affected({ name: 'foo', ranges: [range({ introduced: '1.0-1', fixed: '1.0-5' })] })],
+    }),
+  ];
+  const index = buildAdvisoryIndex(records.map((adv) => entry(adv)));
+  const alone = (installed: InstalledPackage) =>
+    detectFindings(index, inventory(debian12, [installed]), context());
+
+  it('gives each binary the finding it gets alone, evidence naming its own versions', () => {
+    const packages = [
+      pkg('foo', '1.0-2', { sourceName: 'foo' }),
+      pkg('foo-data', '1.0-2', { sourceName: 'foo', sourceVersion: '1.0-2' }),
+      pkg('libfoo1', '1.0-2+b1', { sourceName: 'foo', sourceVersion: '1.0-2' }),
+      pkg('libfoo2', '1.0-2+b1', { sourceName: 'foo', sourceVersion: '1.0-2' }),
+      pkg('libfoo-old', '1.0-1', { sourceName: 'foo', sourceVersion: '1.0-1' }),
+      pkg('libfoo-new', '1.0-4', { sourceName: 'foo', sourceVersion: '1.0-4' }),
+      pkg('libfoo-fixed', '1.0-5', { sourceName: 'foo', sourceVersion: '1.0-5' }),
+      pkg('foo-doc', '1.0-2', { sourceName: 'foo' }),
+    ];
+
+    const findings = detectFindings(index, inventory(debian12, packages), context());
+
+    expect(findings).toEqual(packages.flatMap(alone));
+    expect(findings.map((f) => [f.package, f.advisories.length, f.evidence[0]!.comparison])).toEqual([
+      ['foo', 2, 'installed 1.0-2 < fixed 1.0-3 (deb)'],
+      ['foo-data', 2, 'installed 1.0-2 < fixed 1.0-3 (deb)'],
+      ['libfoo1', 2, 'installed source 1.0-2 < fixed 1.0-3 (deb)'],
+      ['libfoo2', 2, 'installed source 1.0-2 < fixed 1.0-3 (deb)'],
+      ['libfoo-old', 2, 'installed 1.0-1 < fixed 1.0-3 (deb)'],
+      ['libfoo-new', 1, 'installed 1.0-4 >= introduced 1.0-1 and < fixed 1.0-5 (deb)'],
+      ['foo-doc', 2, 'installed 1.0-2 < fixed 1.0-3 (deb)'],
+    ]);
+  });
+
+  it('does not carry a version or evidence from one host to the next', () => {
+    // Both hosts' versions sit at the same place among the table's versions (below 1.0-3, above 1.0-1).
+    const first = detectFindings(index, inventory(debian12, [pkg('foo', '1.0-2')]), context());
+    const second = detectFindings(
+      index,
+      inventory(debian12, [pkg('foo', '1.0-2~rc1'), pkg('foo-data', '1.0-2~rc1', { sourceName: 'foo' })]),
+      context(),
+    );
+
+    expect(first[0]!.evidence[0]!.comparison).toBe('installed 1.0-2 < fixed 1.0-3 (deb)');
+    expect(second.map((f) => f.evidence[0]!.comparison)).toEqual([
+      'installed 1.0-2~rc1 < fixed 1.0-3 (deb)',
+      'installed 1.0-2~rc1 < fixed 1.0-3 (deb)',
+    ]);
+    expect(second.map((f) => f.installedVersion)).toEqual(['1.0-2~rc1', '1.0-2~rc1']);
+  });
+
+  it('counts an invalid source version once per package that has it', () => {
+    const packages = [
+      pkg('libfoo1', '1.0-2', { sourceName: 'foo', sourceVersion: 'not a version' }),
+      pkg('libfoo2', '1.0-2', { sourceName: 'foo', sourceVersion: 'not a version' }),
+      pkg('foo', '1.0-2'),
+    ];
+
+    const { findings, stats } = detect(index, inventory(debian12, packages), context());
+
+    expect(stats.invalidVersions).toBe(2);
+    expect(findings.map((f) => f.package)).toEqual(['foo']);
+  });
+});
+
 describe('detection/detect: source and binary names', () => {
   const record = affected({
     name: 'foo',

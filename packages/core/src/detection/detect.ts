@@ -161,38 +161,64 @@ export function detectPackages(
   const memoPrefix = memo === null ? '' : `${os?.ecosystem ?? ''}\u0000${hostScopes.join('\u0001')}\u0000`;
   const findings: Finding[] = [];
   const dues: DueCache = { day: Number.NaN, bySeverity: {} };
+  const stamp = ++callStamp;
+  // Without a memo: the packages with a finding and their templates, written out at the end.
+  const hitPackages: InstalledPackage[] = [];
+  const hitTemplates: Template[] = [];
   let lastEcosystem: EcosystemId | null = null;
   let tables: ScopeTable[] = [];
   let isUnscoped = false;
+  // Where the tables hold source names only (Debian's), what the last source name looked up reached
+  // (-1: nothing known): binaries of one source often come one after another.
+  let isBySourceOnly = false;
+  let lastSourceName = '';
+  let lastCount = -1;
+  let lastTable: MatchTable | null = null;
   for (const pkg of packages) {
     stats.packages++;
     if (pkg.ecosystem !== lastEcosystem) {
       lastEcosystem = pkg.ecosystem;
       isUnscoped = os !== null && pkg.ecosystem === os.ecosystem && hostScopes.length === 0;
       tables = isUnscoped ? [] : tablesFor(index, pkg.ecosystem, os, hostScopes);
+      isBySourceOnly = tables.every((table) => !table.hasBinaryNames);
+      lastCount = -1;
     }
     if (isUnscoped) {
       stats.unscopedPackages++;
       continue;
     }
     if (tables.length === 0) continue;
-    const count = lookUp(tables, pkg);
+    let count: number;
+    if (isBySourceOnly) {
+      const sourceName = pkg.source === null ? pkg.name : pkg.source.name;
+      if (lastCount >= 0 && sourceName === lastSourceName) {
+        count = lastCount;
+        if (count === 1) candidateScratch[0] = lastTable!;
+      } else {
+        count = lookUp(tables, pkg);
+        lastSourceName = sourceName;
+        lastCount = count <= 1 ? count : -1;
+        lastTable = count === 1 ? candidateScratch[0]! : null;
+      }
+    } else {
+      count = lookUp(tables, pkg);
+    }
     if (count === 0) continue;
     const candidates = candidateScratch;
     stats.hits++;
-    const sourceVersion = pkg.source === null ? pkg.version : pkg.source.version;
     if (memo === null) {
       const only = count === 1 ? candidates[0]! : null;
       let template =
         only !== null && only.kind !== 'listed' && !only.hasRestrictedEntries
-          ? slotTemplate(only, pkg, stats)
+          ? slotTemplate(only, pkg, stats, stamp)
           : undefined;
       if (template === undefined) template = judgeTemplate(candidates, count, pkg, stats);
       if (template === null) continue;
-      const evidence = evidenceOf(template, pkg.version, sourceVersion);
-      findings.push(toFinding(pkg, template, evidence, context, dues));
+      hitPackages.push(pkg);
+      hitTemplates.push(template);
       continue;
     }
+    const sourceVersion = pkg.source === null ? pkg.version : pkg.source.version;
     let verdicts: Map<string, Verdict | null>;
     let key: string;
     const only = count === 1 ? candidates[0]! : null;
@@ -229,8 +255,58 @@ export function detectPackages(
     if (verdict === null) continue;
     findings.push(toFinding(pkg, verdict.template, verdict.evidence, context, dues));
   }
+  if (memo === null) writeFindings(hitPackages, hitTemplates, stamp, context, dues, findings);
   stats.findings += findings.length;
   return findings;
+}
+
+/** Numbers `detectPackages` calls, for the per-call scratch on tables and templates. */
+let callStamp = 0;
+
+/**
+ * The output of a call without a memo, made once every package is judged: the young objects that
+ * detection returns (evidence, findings) are then made apart from the long-lived ones that judging
+ * may add to the index (lookups, templates), so that a collection during the first calls, when
+ * judging fills the index, rarely finds them alive and V8 does not start allocating them in the old
+ * generation (allocation-site pretenuring), which would make every later call slower.
+ */
+function writeFindings(
+  packages: readonly InstalledPackage[],
+  templates: readonly Template[],
+  stamp: number,
+  context: DetectionContext,
+  dues: DueCache,
+  findings: Finding[],
+): void {
+  const sharing: Template[] = [];
+  for (let i = 0; i < packages.length; i++) {
+    const pkg = packages[i]!;
+    const template = templates[i]!;
+    const sourceVersion = pkg.source === null ? pkg.version : pkg.source.version;
+    // Binaries of one source at one version share a template: their evidence is the same too.
+    let evidence = template.hostEvidence;
+    if (
+      evidence === null ||
+      template.hostStamp !== stamp ||
+      template.hostBinaryVersion !== pkg.version ||
+      template.hostSourceVersion !== sourceVersion
+    ) {
+      evidence = evidenceOf(template, pkg.version, sourceVersion);
+      if (template.hostStamp !== stamp) sharing.push(template);
+      template.hostStamp = stamp;
+      template.hostBinaryVersion = pkg.version;
+      template.hostSourceVersion = sourceVersion;
+      template.hostEvidence = evidence;
+    }
+    findings.push(toFinding(pkg, template, evidence, context, dues));
+  }
+  // The templates keep no host's evidence past the call.
+  for (let t = 0; t < sharing.length; t++) {
+    const template = sharing[t]!;
+    template.hostEvidence = null;
+    template.hostBinaryVersion = '';
+    template.hostSourceVersion = '';
+  }
 }
 
 /**
@@ -361,6 +437,14 @@ interface Template {
   dueSla: SlaPolicy | null;
   dueDay: number;
   dueValue: string | null;
+  /**
+   * Scratch of one `detectPackages` call (its stamp): the evidence made for a (binary, source)
+   * version pair, shared with the host's other packages at the same pair. Cleared at the call's end.
+   */
+  hostStamp: number;
+  hostBinaryVersion: string;
+  hostSourceVersion: string;
+  hostEvidence: FindingEvidence[] | null;
 }
 
 /** One evidence entry without its comparison's `installed <version>` part. */
@@ -399,27 +483,26 @@ function slotTemplate(
   table: MatchTable,
   pkg: InstalledPackage,
   stats: DetectionStats,
+  stamp: number,
 ): Template | null | undefined {
-  const lookup = tableLookup(table);
-  if (lookup.general.others.length > 0) return undefined;
-  const { ecosystem } = table;
+  if (table.lookup === null) tableLookup(table);
+  if (!table.isDecidedByPlace) return undefined;
   const version = table.kind === 'binary' || pkg.source === null ? pkg.version : pkg.source.version;
-  let at = 0;
-  if (lookup.versions.length === 0) {
-    if (ecosystem.checkVersion(version) !== null) {
-      stats.invalidVersions++;
-      return null;
-    }
+  let at: number;
+  if (table.hostStamp === stamp && table.hostVersion === version) {
+    // Another binary of the same source on this host: the same place.
+    at = table.hostPlace;
   } else {
-    try {
-      at = locate(lookup.versions, version, ecosystem, stats);
-    } catch (error) {
-      if (!(error instanceof InvalidVersionError)) throw error;
-      stats.invalidVersions++;
-      return null;
-    }
+    at = placeOf(table, version, stats);
+    table.hostStamp = stamp;
+    table.hostVersion = version;
+    table.hostPlace = at;
   }
-  const slots = lookup.slots as Array<Template | null | undefined>;
+  if (at < 0) {
+    stats.invalidVersions++;
+    return null;
+  }
+  const slots = table.slots as Array<Template | null | undefined>;
   const kept = slots[at];
   if (kept !== undefined) return kept;
   candidateScratch[0] = table;
@@ -435,6 +518,24 @@ function slotTemplate(
   }
   slots[at] = template;
   return template;
+}
+
+/** `locate` in a table whose lookup is made, with -1 for an invalid version. */
+function placeOf(table: MatchTable, version: string, stats: DetectionStats): number {
+  const { ecosystem, classCount, highest } = table;
+  if (classCount === 0) return ecosystem.checkVersion(version) === null ? 0 : -1;
+  // As `locate` starts, from the copy of the highest version kept on the table.
+  if (version === highest) return 2 * classCount - 1;
+  try {
+    stats.comparisons++;
+    const top = ecosystem.compare(version, highest);
+    if (top > 0) return 2 * classCount;
+    if (top === 0) return 2 * classCount - 1;
+    return locateBelow(table.lookup!.versions, version, ecosystem, stats);
+  } catch (error) {
+    if (!(error instanceof InvalidVersionError)) throw error;
+    return -1;
+  }
 }
 
 function judgeTemplate(
@@ -511,8 +612,18 @@ function locate(
   const top = ecosystem.compare(version, highest);
   if (top > 0) return 2 * count;
   if (top === 0) return 2 * count - 1;
+  return locateBelow(versions, version, ecosystem, stats);
+}
+
+/** `locate` for a version below the highest of `versions`. */
+function locateBelow(
+  versions: readonly string[],
+  version: string,
+  ecosystem: Ecosystem,
+  stats: DetectionStats,
+): number {
   let lo = 0;
-  let hi = count - 1;
+  let hi = versions.length - 1;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const at = versions[mid]!;
@@ -846,6 +957,10 @@ function assemble(matches: Match[], isOneTable: boolean, fixedVersion: string | 
     dueSla: null,
     dueDay: Number.NaN,
     dueValue: null,
+    hostStamp: 0,
+    hostBinaryVersion: '',
+    hostSourceVersion: '',
+    hostEvidence: null,
   };
 }
 
