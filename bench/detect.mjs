@@ -1,4 +1,5 @@
-// `npm run bench -- detect [--hosts N] [--ranges N] [--naive-hosts N] [--seed S] [--quick R]` (after `npm run build`).
+// `npm run bench -- detect [--hosts N] [--ranges N] [--naive-hosts N] [--seed S] [--quick R]` (after `npm run build`);
+// with `--quick`, also `--quick-digest 0` (no digest) and `--quick-memo M` (M rounds with a memo).
 //
 // Detection throughput on a synthetic Debian 12 fleet built from real package sets
 // (../shared/data/inventories/debian12-dpkg-status and this machine's /var/lib/dpkg/status, topped
@@ -188,10 +189,11 @@ export async function run(args) {
   // --- whole-fleet detection ---------------------------------------------------------------------
   if (options.quick > 0) {
     // `--quick N`: only the fleet, N rounds without and N with a memo, the first of each with a digest
-    // of every finding (to compare builds).
+    // of every finding (to compare builds). `--quick-digest 0`: no digest (the first round is then a cold
+    // pass as in the full run); `--quick-memo M`: M rounds with a memo instead of N.
     const rounds = [];
     for (let r = 0; r < options.quick; r++) {
-      const digest = r === 0 ? createHash('sha256') : null;
+      const digest = r === 0 && options.quickDigest !== 0 ? createHash('sha256') : null;
       const once = fleetRun(index, hosts, universe, debian12, baseContext, false, digest);
       rounds.push({ ...summary(once, hostCount), ...(digest ? { digest: digest.digest('hex') } : {}) });
     }
@@ -200,8 +202,8 @@ export async function run(args) {
     gc();
     const heapAfterFleetMiB = round(process.memoryUsage().heapUsed / 2 ** 20, 1);
     const memoRounds = [];
-    for (let r = 0; r < options.quick; r++) {
-      const digest = r === 0 ? createHash('sha256') : null;
+    for (let r = 0; r < (options.quickMemo >= 0 ? options.quickMemo : options.quick); r++) {
+      const digest = r === 0 && options.quickDigest !== 0 ? createHash('sha256') : null;
       const context = { ...baseContext, memo: core.createDetectionMemo() };
       const once = fleetRun(index, hosts, universe, debian12, context, false, digest);
       memoRounds.push({ ...summary(once, hostCount), ...(digest ? { digest: digest.digest('hex') } : {}) });
@@ -788,7 +790,15 @@ function builtInTemplates() {
 }
 
 function parseOptions(args) {
-  const options = { hosts: 10_000, ranges: 100_000, naiveHosts: 200, seed: 42, quick: 0 };
+  const options = {
+    hosts: 10_000,
+    ranges: 100_000,
+    naiveHosts: 200,
+    seed: 42,
+    quick: 0,
+    quickDigest: 1,
+    quickMemo: -1,
+  };
   for (let i = 0; i < args.length; i += 2) {
     const key = args[i].replace(/^--/, '').replace(/-(\w)/g, (_, c) => c.toUpperCase());
     if (!(key in options)) throw new Error(`unknown option ${args[i]}`);

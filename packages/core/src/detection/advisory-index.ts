@@ -127,6 +127,8 @@ export interface CompiledEntry {
   /** Scratch for one evaluation: which evaluation last saw this entry and where its match sits. */
   stamp: number;
   slot: number;
+  /** Scratch of `rankEntries`: the entry's rank by `sortKey` in the table being ranked. */
+  rank: number;
 }
 
 /** @internal One affected interval; `introduced` "0" is normalised to null. */
@@ -431,6 +433,7 @@ function compileEntry(
     listedVersions,
     stamp: 0,
     slot: 0,
+    rank: 0,
   };
   const isValid = (version: string | null) => {
     if (version === null || ecosystem.checkVersion(version) === null) return true;
@@ -564,10 +567,18 @@ export function tableLookup(table: MatchTable): TableLookup {
 }
 
 function rankEntries(table: MatchTable): TableLookup['ranks'] {
-  const keys = [...new Set(table.entries.map((entry) => entry.sortKey))].sort();
-  const rankOfKey = new Map(keys.map((key, rank) => [key, rank]));
-  const ranksOf = (items: readonly { entry: CompiledEntry }[]) =>
-    Int32Array.from(items, (item) => rankOfKey.get(item.entry.sortKey)!);
+  // Ranks by sorting the entries themselves (no set or map of their long keys): equal keys, equal ranks.
+  const sorted = table.entries.slice().sort(bySortKey);
+  let rank = -1;
+  let last: string | null = null;
+  for (let i = 0; i < sorted.length; i++) {
+    const entry = sorted[i]!;
+    if (entry.sortKey !== last) {
+      rank++;
+      last = entry.sortKey;
+    }
+    entry.rank = rank;
+  }
   return {
     upper: ranksOf(table.upper),
     inclusive: ranksOf(table.inclusive),
@@ -575,6 +586,17 @@ function rankEntries(table: MatchTable): TableLookup['ranks'] {
     general: ranksOf(table.general),
     listed: ranksOf(table.listed),
   };
+}
+
+function bySortKey(a: CompiledEntry, b: CompiledEntry): number {
+  return a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0;
+}
+
+/** The ranks `rankEntries` just wrote on the items' entries. */
+function ranksOf(items: readonly { entry: CompiledEntry }[]): Int32Array {
+  const ranks = new Int32Array(items.length);
+  for (let i = 0; i < items.length; i++) ranks[i] = items[i]!.entry.rank;
+  return ranks;
 }
 
 /**

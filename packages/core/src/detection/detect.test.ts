@@ -800,3 +800,53 @@ describe('detection/detect: one finding per package', () => {
     }
   });
 });
+
+describe('detection/detect: places in a table with many fixed versions', () => {
+  // 37 distinct fixed versions 1.0-1 … 1.36-1 (ids out of order, two records sharing one fix): an
+  // installed version at, between, above and below them all is placed by galloping down from the top
+  // and then halving; the findings must be those of comparing with every record one by one.
+  const fixes = Array.from({ length: 37 }, (_, i) => `1.${i}-1`);
+  const advisories = fixes.map((fixed, i) =>
+    advisory({
+      id: `CVE-2024-${String(9000 - i * 7)}`,
+      affected: [affected({ name: 'zlib', ranges: [range({ fixed })] })],
+    }),
+  );
+  advisories.push(
+    advisory({
+      id: 'CVE-2023-0001',
+      affected: [affected({ name: 'zlib', ranges: [range({ fixed: '1.20-1' })] })],
+    }),
+  );
+  const installedVersions = ['0.9-1', '1.36-2', '2.0-1', 'not a version!'];
+  for (const fixed of fixes) installedVersions.push(fixed, fixed.replace(/-1$/, '-0'), `${fixed}+b1`);
+
+  it('gives every installed version the advisories whose fix is above it, in id order', () => {
+    const index = buildAdvisoryIndex(advisories.map((adv) => entry(adv)));
+    for (const version of installedVersions) {
+      const { findings } = detect(index, inventory(debian12, [pkg('zlib', version)]), context());
+      const isValid = deb.parseVersion(version) !== null;
+      const expected = isValid
+        ? advisories
+            .filter((adv) => deb.compare(version, adv.affected[0]!.ranges[0]!.fixed!) < 0)
+            .map((adv) => adv.id)
+        : [];
+      const got = findings.flatMap((finding) => finding.evidence.map((item) => item.advisoryId));
+      expect(got.slice().sort()).toEqual(expected.slice().sort());
+      // Evidence is ordered by advisory id (natural order: year, then number).
+      const natural = expected
+        .slice()
+        .sort(
+          (a, b) => Number(a.slice(4, 8)) - Number(b.slice(4, 8)) || Number(a.slice(9)) - Number(b.slice(9)),
+        );
+      expect(got).toEqual(natural);
+      if (expected.length > 0) {
+        const highestFix = expected
+          .map((id) => advisories.find((adv) => adv.id === id)!.affected[0]!.ranges[0]!.fixed!)
+          .sort(deb.compare)
+          .at(-1);
+        expect(findings[0]!.fixedVersion).toBe(highestFix);
+      }
+    }
+  });
+});
