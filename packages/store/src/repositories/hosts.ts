@@ -53,6 +53,19 @@ export interface HostPage {
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
 
+/** The `hosts` columns that hold an OS identity (all null for none). */
+export function osColumns(os: OsIdentity | null) {
+  return {
+    os_family: os?.family ?? null,
+    os_distro: os?.distro ?? null,
+    os_version: os?.version ?? null,
+    os_version_id: os?.versionId ?? null,
+    os_codename: os?.codename ?? null,
+    os_pretty_name: os?.prettyName ?? null,
+    os_ecosystem: os?.ecosystem ?? null,
+  };
+}
+
 export async function createHost(db: Kysely<Database>, input: NewHost, now: Date): Promise<Host> {
   const os = input.os ?? null;
   const row = await db
@@ -60,13 +73,7 @@ export async function createHost(db: Kysely<Database>, input: NewHost, now: Date
     .values({
       id: input.id ?? randomUUID(),
       name: input.name,
-      os_family: os?.family ?? null,
-      os_distro: os?.distro ?? null,
-      os_version: os?.version ?? null,
-      os_version_id: os?.versionId ?? null,
-      os_codename: os?.codename ?? null,
-      os_pretty_name: os?.prettyName ?? null,
-      os_ecosystem: os?.ecosystem ?? null,
+      ...osColumns(os),
       labels: JSON.stringify(input.labels ?? {}),
       group_id: input.groupId ?? null,
       owner: input.owner ?? null,

@@ -16,7 +16,7 @@ import type {
   PackageSetMemberRow,
 } from '../schema.js';
 import { type FindingRow, listHostFindingRows } from './findings.js';
-import { osOfRow } from './hosts.js';
+import { osColumns, osOfRow } from './hosts.js';
 import { unfinishedJobsExist } from './jobs.js';
 import {
   type CanonicalMember,
@@ -627,13 +627,7 @@ export async function applyFullInventory(
     package_set_id: setId,
     inventory_seq: inventory.seq,
     inventory_updated_at: writeTimestamp(now),
-    os_family: os?.family ?? null,
-    os_distro: os?.distro ?? null,
-    os_version: os?.version ?? null,
-    os_version_id: os?.versionId ?? null,
-    os_codename: os?.codename ?? null,
-    os_pretty_name: os?.prettyName ?? null,
-    os_ecosystem: os?.ecosystem ?? null,
+    ...osColumns(os),
   };
   const names = (Object.keys(columns) as Array<keyof typeof columns>).filter(
     (name) => columns[name] !== undefined,

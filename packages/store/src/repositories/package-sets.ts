@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { EcosystemId, InstalledPackage } from '@patchwarden/core';
 import type { Kysely } from 'kysely';
 import { writeTimestamp } from '../codec.js';
-import type { Database, PackageSetMemberRow } from '../schema.js';
+import type { Database, PackageSetMemberRow, PackageSetMembersTable } from '../schema.js';
 import { inTransaction } from '../transaction.js';
 
 // 8 columns x 1,000 rows stays under both databases' limit on bound parameters per statement
@@ -17,14 +17,7 @@ export interface PutPackageSetResult {
 }
 
 /** One member of a canonical package set: a package as a set row stores it, without set id and position. */
-export interface CanonicalMember {
-  ecosystem: string;
-  name: string;
-  architecture: string | null;
-  version: string;
-  source_name: string | null;
-  source_version: string | null;
-}
+export type CanonicalMember = Omit<PackageSetMembersTable, 'package_set_id' | 'position'>;
 
 /** A package list in canonical form: its content address, and its members in canonical order. */
 export interface CanonicalPackageSet {
